@@ -1,0 +1,179 @@
+"""Read the broker's settings from environment variables (documented in README.md)."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from config.dev_keys import ensure_key_pair
+from config.services import load_services
+from config.settings import Binding, ConfigError, KeyPair, NextKey, Profile, SamlSettings, Settings
+
+EXAMPLE_CONFIG = Path(__file__).with_name("example.yaml")
+_DEV_BASE_URL = "http://127.0.0.1:5000"
+# A made-up OIN for development only: production must name the organisation's own.
+_DEV_OIN = "00000009999999990000"
+_BINDINGS = {"post": Binding.POST, "redirect": Binding.REDIRECT, "artifact": Binding.ARTIFACT}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build `Settings` from `environ` (default: the process environment)."""
+    env = _Env(os.environ if environ is None else environ)
+    profile = _profile(env.get("BROKER_ENV", "production"))
+    production = profile is Profile.PRODUCTION
+    instance = Path(env.get("BROKER_INSTANCE_PATH", "instance")).resolve()
+    simulator = env.flag("BROKER_SIMULATOR")
+    if simulator and production:
+        raise ConfigError("BROKER_SIMULATOR=1 is refused in the production profile")
+
+    config_file = Path(env.get("BROKER_CONFIG", str(EXAMPLE_CONFIG)))
+    return Settings(
+        profile=profile,
+        secret_key=_secret_key(env, instance, production),
+        database_url=env.get("BROKER_DATABASE_URL", f"sqlite:///{instance / 'broker.sqlite3'}"),
+        instance_path=instance,
+        saml=_saml(env, instance, production, simulator, config_file),
+        simulator=simulator,
+        config_file=config_file,
+    )
+
+
+class _Env:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def get(self, name: str, default: str | None = None) -> str:
+        value = self._environ.get(name, "").strip()
+        if value:
+            return value
+        if default is None:
+            raise ConfigError(f"{name} must be set")
+        return default
+
+    def optional(self, name: str) -> str | None:
+        return self._environ.get(name, "").strip() or None
+
+    def flag(self, name: str) -> bool:
+        value = self._environ.get(name, "0").strip().lower()
+        if value not in {"0", "1", "true", "false", ""}:
+            raise ConfigError(f"{name} must be 1 or 0, not {value!r}")
+        return value in {"1", "true"}
+
+    def integer(self, name: str, default: int, lowest: int, highest: int) -> int:
+        raw = self.get(name, str(default))
+        if not raw.isdigit() or not lowest <= int(raw) <= highest:
+            raise ConfigError(f"{name} must be a whole number from {lowest} to {highest}, not {raw!r}")
+        return int(raw)
+
+
+def _profile(raw: str) -> Profile:
+    try:
+        return Profile(raw)
+    except ValueError:
+        names = ", ".join(p.value for p in Profile)
+        raise ConfigError(f"BROKER_ENV must be one of {names}, not {raw!r}") from None
+
+
+def _secret_key(env: _Env, instance: Path, production: bool) -> str:
+    configured = env.optional("BROKER_SECRET_KEY")
+    if configured:
+        if len(configured) < 32:
+            raise ConfigError("BROKER_SECRET_KEY must be at least 32 characters")
+        return configured
+    if production:
+        raise ConfigError("BROKER_SECRET_KEY must be set in the production profile")
+    # Outside production a random key is kept in the instance folder, so restarts keep state valid.
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _saml(env: _Env, instance: Path, production: bool, simulator: bool, config_file: Path) -> SamlSettings:
+    base_url = env.get("BROKER_BASE_URL", None if production else _DEV_BASE_URL).rstrip("/")
+    if production and not base_url.startswith("https://"):
+        raise ConfigError("BROKER_BASE_URL must be an https:// URL in the production profile")
+    oin = env.get("BROKER_OIN", None if production else _DEV_OIN)
+    if not re.fullmatch(r"\d{20}", oin):
+        raise ConfigError(f"BROKER_OIN must be 20 digits, not {oin!r}")
+    hm_metadata = env.optional("BROKER_HM_METADATA")
+    if hm_metadata is None and not simulator:
+        raise ConfigError("BROKER_HM_METADATA must be set (a file path or URL) unless BROKER_SIMULATOR=1")
+    return SamlSettings(
+        entity_id=env.get("BROKER_SAML_ENTITY_ID", f"{base_url}/saml/metadata"),
+        oin=oin,
+        base_url=base_url,
+        # One ACS URL for both bindings: the parameter name says which one arrived.
+        acs_url=f"{base_url}/saml/acs",
+        key=_key_pair(env, "BROKER_SAML_KEY", "BROKER_SAML_CERT", instance, production),
+        next_key=_next_key(env),
+        hm_metadata=hm_metadata,
+        services=load_services(config_file),
+        clock_skew=timedelta(seconds=env.integer("BROKER_SAML_CLOCK_SKEW", 120, 0, 300)),
+        request_binding=_binding(env, "BROKER_SAML_REQUEST_BINDING", "post", {"post", "redirect"}),
+        response_binding=_binding(env, "BROKER_SAML_RESPONSE_BINDING", "artifact", {"artifact", "post"}),
+        max_message_bytes=env.integer("BROKER_SAML_MAX_BYTES", 256 * 1024, 4096, 4 * 1024 * 1024),
+        organisation_name=env.get("BROKER_ORGANISATION_NAME", "eh-broker"),
+        organisation_url=env.get("BROKER_ORGANISATION_URL", base_url),
+        contact_email=env.get("BROKER_CONTACT_EMAIL", ""),
+    )
+
+
+def _key_pair(env: _Env, key_var: str, cert_var: str, instance: Path, production: bool) -> KeyPair:
+    key_path, cert_path = env.optional(key_var), env.optional(cert_var)
+    if key_path and cert_path:
+        return _read_pair(Path(key_path), Path(cert_path), key_var)
+    if key_path or cert_path:
+        raise ConfigError(f"{key_var} and {cert_var} must be set together")
+    if production:
+        raise ConfigError(f"{key_var} and {cert_var} must be set in the production profile")
+    return ensure_key_pair(instance / "saml", "sp", "eh-broker development")
+
+
+def _read_pair(key_path: Path, cert_path: Path, key_var: str) -> KeyPair:
+    try:
+        return KeyPair(
+            key_pem=key_path.read_bytes(),
+            cert_pem=cert_path.read_bytes(),
+            key_path=key_path,
+            cert_path=cert_path,
+        )
+    except OSError as exc:
+        raise ConfigError(f"{key_var}: cannot read {exc.filename}: {exc.strerror}") from exc
+
+
+def _next_key(env: _Env) -> NextKey | None:
+    names = ("BROKER_SAML_NEXT_KEY", "BROKER_SAML_NEXT_CERT", "BROKER_SAML_NEXT_ACTIVATION")
+    values = [env.optional(n) for n in names]
+    if not any(values):
+        return None
+    if not all(values):
+        raise ConfigError(f"{', '.join(names)} must be set together")
+    key_path, cert_path, activation = values
+    try:
+        activates_at = datetime.fromisoformat(str(activation))
+    except ValueError:
+        raise ConfigError(
+            f"BROKER_SAML_NEXT_ACTIVATION must be an ISO 8601 time, not {activation!r}"
+        ) from None
+    if activates_at.tzinfo is None:
+        raise ConfigError(
+            "BROKER_SAML_NEXT_ACTIVATION must name its time zone, e.g. 2027-01-01T00:00:00+00:00"
+        )
+    return NextKey(
+        pair=_read_pair(Path(str(key_path)), Path(str(cert_path)), names[0]), activates_at=activates_at
+    )
+
+
+def _binding(env: _Env, name: str, default: str, allowed: set[str]) -> Binding:
+    raw = env.get(name, default).lower()
+    if raw not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}, not {raw!r}")
+    return _BINDINGS[raw]

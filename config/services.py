@@ -1,0 +1,77 @@
+"""The services section of the broker's YAML configuration file (`BROKER_CONFIG`)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from config.settings import ConfigError, Service
+
+_LEVELS = ("loa2", "loa2plus", "loa3", "loa4")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def load_services(path: Path) -> tuple[Service, ...]:
+    """Read and check the `services:` list of `path`; errors name the file, entry and field."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
+    entries = (document or {}).get("services") if isinstance(document, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: 'services' must be a non-empty list")
+    services = tuple(_service(path, n, entry) for n, entry in enumerate(entries))
+    _unique(path, services, "slug")
+    _unique(path, services, "uuid")
+    _unique(path, services, "index")
+    return services
+
+
+def _service(path: Path, n: int, entry: Any) -> Service:
+    where = f"{path}: services[{n}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: must be a mapping")
+    where = f"{path}: services[{n}] ({entry.get('slug', '?')})"
+
+    def field(name: str) -> Any:
+        if name not in entry:
+            raise ConfigError(f"{where}: field '{name}' is missing")
+        return entry[name]
+
+    slug = str(field("slug"))
+    if not _SLUG.match(slug):
+        raise ConfigError(f"{where}: field 'slug' must be lower-case letters, digits and dashes")
+    try:
+        service_uuid = str(uuid.UUID(str(field("uuid"))))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: field 'uuid' is not a UUID") from exc
+    index = field("index")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 1:
+        raise ConfigError(f"{where}: field 'index' must be a whole number of at least 1")
+    level = str(field("minimum_loa"))
+    if level not in _LEVELS:
+        raise ConfigError(f"{where}: field 'minimum_loa' must be one of {', '.join(_LEVELS)}")
+    names = field("name")
+    if not isinstance(names, dict) or not names.get("nl") or not names.get("en"):
+        raise ConfigError(f"{where}: field 'name' must give both 'nl' and 'en'")
+    return Service(
+        slug=slug,
+        uuid=service_uuid,
+        index=index,
+        minimum_loa=level,
+        name_nl=str(names["nl"]),
+        name_en=str(names["en"]),
+    )
+
+
+def _unique(path: Path, services: tuple[Service, ...], attribute: str) -> None:
+    seen: set[object] = set()
+    for service in services:
+        value = getattr(service, attribute)
+        if value in seen:
+            raise ConfigError(f"{path}: services ({service.slug}): field '{attribute}' repeats {value!r}")
+        seen.add(value)

@@ -1,0 +1,114 @@
+"""Typed settings, one small dataclass per concern, read once at start-up.
+
+Nothing below `config/` reads the environment: `load_settings()` does, here, and the
+resulting frozen values are passed to whoever needs them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+
+class Profile(enum.StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ConfigError(Exception):
+    """Invalid or missing configuration: start-up stops with this message."""
+
+
+class Binding(enum.StrEnum):
+    """SAML 2.0 bindings the broker speaks (saml-bindings-2.0-os)."""
+
+    POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+    REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+    ARTIFACT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
+    SOAP = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP"
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A private key and its certificate, both PEM."""
+
+    key_pem: bytes
+    cert_pem: bytes
+    key_path: Path | None = None
+    cert_path: Path | None = None
+
+
+@dataclass(frozen=True)
+class NextKey:
+    """The certificate published ahead of a rollover, and when it takes over signing."""
+
+    pair: KeyPair
+    activates_at: datetime
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service as the eHerkenning service catalogue knows it."""
+
+    slug: str
+    uuid: str
+    index: int
+    minimum_loa: str
+    name_nl: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class SamlSettings:
+    """The broker's SAML service-provider face."""
+
+    entity_id: str
+    oin: str
+    base_url: str
+    acs_url: str
+    key: KeyPair
+    hm_metadata: str | None  # a path or URL; None: the built-in simulator's
+    services: tuple[Service, ...]
+    next_key: NextKey | None = None
+    clock_skew: timedelta = timedelta(seconds=120)
+    request_binding: Binding = Binding.POST
+    response_binding: Binding = Binding.ARTIFACT
+    request_lifetime: timedelta = timedelta(minutes=15)
+    max_message_bytes: int = 256 * 1024
+    artifact_timeout_seconds: float = 10.0
+    organisation_name: str = "eh-broker"
+    organisation_url: str = ""
+    contact_email: str = ""
+
+    @property
+    def metadata_url(self) -> str:
+        return f"{self.base_url}/saml/metadata"
+
+    def service_id(self, service: Service) -> str:
+        """The ServiceID the HM puts in assertions for `service`."""
+        return f"urn:etoegang:DV:{self.oin}:services:{service.index}"
+
+    def service(self, slug: str) -> Service | None:
+        return next((s for s in self.services if s.slug == slug), None)
+
+    def keys_at(self, now: datetime) -> tuple[KeyPair, ...]:
+        """Our key pairs, the one to sign with at `now` first; all of them may decrypt."""
+        if self.next_key is None:
+            return (self.key,)
+        if now >= self.next_key.activates_at:
+            return (self.next_key.pair, self.key)
+        return (self.key, self.next_key.pair)
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: Profile
+    secret_key: str
+    database_url: str
+    instance_path: Path
+    saml: SamlSettings
+    simulator: bool = False
+    config_file: Path | None = None
