@@ -1,0 +1,73 @@
+"""The eHerkenning AttributeStatement: service, legal and acting subject, intermediary, restriction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from lxml import etree
+
+from config import Service
+from saml.attributes import (
+    ACTING_SUBJECT_ID,
+    ESTABLISHMENT_RESTRICTION,
+    INTERMEDIARY_KVK,
+    LEGAL_SUBJECT_ID,
+    PSEUDONYM,
+    SERVICE_ID,
+    SERVICE_UUID,
+)
+from saml.identifiers import IdentifierType
+from saml.simulator.assertion_parts import SAML
+from saml.simulator.encryption import Recipient, encrypted_id
+from saml.simulator.scenario import Mandate, Scenario
+
+URI_FORMAT = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+
+
+def attribute_statement(
+    service_id: str,
+    service: Service,
+    scenario: Scenario,
+    pseudonym: str,
+    recipients: Sequence[Recipient] | None,
+) -> etree._Element:
+    """The attributes of a sign-in under `scenario`.
+
+    With `recipients`, identifiers are EncryptedIDs for them; with None, plain values in
+    attributes named after the identifier type.
+    """
+    identifiers = (
+        _plain(scenario, pseudonym) if recipients is None else _encrypted(scenario, pseudonym, recipients)
+    )
+    statement = SAML.AttributeStatement(
+        attribute(SERVICE_ID, service_id),
+        attribute(SERVICE_UUID, service.uuid),
+        *identifiers,
+    )
+    if scenario.establishment is not None:
+        statement.append(attribute(ESTABLISHMENT_RESTRICTION, scenario.establishment))
+    return statement
+
+
+def attribute(name: str, value: str | etree._Element) -> etree._Element:
+    """A URI-named Attribute with one value, text or element."""
+    return SAML.Attribute(SAML.AttributeValue(value), Name=name, NameFormat=URI_FORMAT)
+
+
+def _encrypted(
+    scenario: Scenario, pseudonym: str, recipients: Sequence[Recipient]
+) -> Iterator[etree._Element]:
+    def encrypted(qualifier: str, value: str) -> etree._Element:
+        return encrypted_id(SAML.NameID(value, NameQualifier=qualifier), recipients)
+
+    yield attribute(LEGAL_SUBJECT_ID, encrypted(IdentifierType.KVK.value, scenario.kvk_number))
+    yield attribute(ACTING_SUBJECT_ID, encrypted(PSEUDONYM, pseudonym))
+    if scenario.mandate is Mandate.REPRESENTATIVE:
+        yield attribute(INTERMEDIARY_KVK, encrypted(IdentifierType.KVK.value, scenario.intermediary_kvk))
+
+
+def _plain(scenario: Scenario, pseudonym: str) -> Iterator[etree._Element]:
+    yield attribute(IdentifierType.KVK.value, scenario.kvk_number)
+    yield attribute(PSEUDONYM, pseudonym)
+    if scenario.mandate is Mandate.REPRESENTATIVE:
+        yield attribute(INTERMEDIARY_KVK, scenario.intermediary_kvk)

@@ -1,0 +1,177 @@
+"""What the tester picks at the simulator: whose sign-in, under which mandate, with which outcome."""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from config import Binding
+from saml.loa import LevelOfAssurance
+
+
+class Mandate(enum.Enum):
+    """How the acting person may act for the company."""
+
+    OWN = "own"
+    REPRESENTATIVE = "representative"
+    NONE = "none"
+
+
+class Action(enum.Enum):
+    """What the user does at the HM."""
+
+    LOGIN = "login"
+    CANCEL = "cancel"
+
+
+class ObsoleteLevel(enum.Enum):
+    """Levels eHerkenning no longer accepts: the simulator sends them to test refusal."""
+
+    LOA1 = "loa1"
+
+    @property
+    def uri(self) -> str:
+        """The AuthnContextClassRef for this level."""
+        return f"urn:etoegang:core:assurance-class:{self.value}"
+
+
+Level = LevelOfAssurance | ObsoleteLevel
+_E = TypeVar("_E", Mandate, Action)
+
+_BINDINGS = {"post": Binding.POST, "artifact": Binding.ARTIFACT}
+_TRUE, _FALSE = frozenset({"1", "true", "on", "yes"}), frozenset({"0", "false", "off", "no", ""})
+_MAX_USER = 64
+
+
+class ScenarioError(ValueError):
+    """A scenario parameter is wrong; `field` is the parameter's name, `message` says what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One simulated sign-in. `binding` None answers with the binding the AuthnRequest asks for.
+
+    The acting person's pseudonym is derived from `user`, the company and the SP, so the same
+    user signing in again for the same company gets the same pseudonym.
+    """
+
+    kvk_number: str = "12345678"
+    establishment: str | None = None
+    mandate: Mandate = Mandate.OWN
+    intermediary_kvk: str = "87654321"
+    level: Level = LevelOfAssurance.LOA3
+    advice: bool = False
+    action: Action = Action.LOGIN
+    binding: Binding | None = None
+    user: str = "tester"
+
+    def __post_init__(self) -> None:
+        _check_digits("kvk", self.kvk_number, 8)
+        if self.establishment is not None:
+            _check_digits("establishment", self.establishment, 12)
+        _check_digits("intermediary", self.intermediary_kvk, 8)
+        if self.mandate is Mandate.REPRESENTATIVE and self.intermediary_kvk == self.kvk_number:
+            raise ScenarioError("intermediary", "must differ from the represented company's KvK number")
+        if self.binding is not None and self.binding not in _BINDINGS.values():
+            raise ScenarioError("binding", "must be post or artifact")
+        if not self.user or len(self.user) > _MAX_USER or not self.user.isprintable():
+            raise ScenarioError("user", f"must be 1 to {_MAX_USER} printable characters")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> Scenario:
+        """The scenario query or form parameters describe; absent parameters take the defaults.
+
+        Raises ScenarioError naming the parameter, and for identifiers the wrong character.
+        """
+        defaults = cls()
+        establishment = _text(params, "establishment", "")
+        return cls(
+            kvk_number=_text(params, "kvk", defaults.kvk_number),
+            establishment=establishment or None,
+            mandate=_choice(params, "mandate", Mandate, defaults.mandate),
+            intermediary_kvk=_text(params, "intermediary", defaults.intermediary_kvk),
+            level=_level(params, defaults.level),
+            advice=_flag(params, "advice"),
+            action=_choice(params, "action", Action, defaults.action),
+            binding=_binding(params),
+            user=_text(params, "user", defaults.user),
+        )
+
+    def to_params(self) -> dict[str, str]:
+        """The parameters `from_params` turns back into this scenario."""
+        params = {
+            "kvk": self.kvk_number,
+            "mandate": self.mandate.value,
+            "intermediary": self.intermediary_kvk,
+            "loa": self.level.value,
+            "advice": "1" if self.advice else "0",
+            "action": self.action.value,
+            "user": self.user,
+        }
+        if self.establishment is not None:
+            params["establishment"] = self.establishment
+        if self.binding is not None:
+            params["binding"] = next(name for name, b in _BINDINGS.items() if b is self.binding)
+        return params
+
+
+def _check_digits(field: str, value: str, length: int) -> None:
+    # Hand-typed identifiers confuse 0/O and 1/I/l: name the character, never correct it.
+    for position, char in enumerate(value, start=1):
+        if char not in "0123456789":
+            name = unicodedata.name(char, f"U+{ord(char):04X}")
+            raise ScenarioError(field, f"character {position} is {char!r} ({name}), not a digit")
+    if len(value) != length:
+        raise ScenarioError(field, f"must be {length} digits, not {len(value)}")
+
+
+def _text(params: Mapping[str, str], name: str, default: str) -> str:
+    value = params.get(name)
+    return default if value is None else value.strip()
+
+
+def _choice(params: Mapping[str, str], name: str, kind: type[_E], default: _E) -> _E:
+    value = _text(params, name, "").lower()
+    if not value:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        raise ScenarioError(name, f"must be one of {', '.join(m.value for m in kind)}") from None
+
+
+def _level(params: Mapping[str, str], default: Level) -> Level:
+    value = _text(params, "loa", "").lower()
+    if not value:
+        return default
+    levels: tuple[Level, ...] = (*LevelOfAssurance, *ObsoleteLevel)
+    found = next((level for level in levels if level.value == value), None)
+    if found is None:
+        raise ScenarioError("loa", f"must be one of {', '.join(level.value for level in levels)}")
+    return found
+
+
+def _flag(params: Mapping[str, str], name: str) -> bool:
+    value = _text(params, name, "").lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ScenarioError(name, "must be 1 or 0")
+
+
+def _binding(params: Mapping[str, str]) -> Binding | None:
+    value = _text(params, "binding", "").lower()
+    if not value:
+        return None
+    if value not in _BINDINGS:
+        raise ScenarioError("binding", "must be post or artifact")
+    return _BINDINGS[value]
