@@ -1,0 +1,113 @@
+"""eh-broker: the Flask application (app factory and wiring)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from flask import Flask, Response, request
+
+from broker import cli
+from broker.extensions import db, migrate
+from broker.runtime import BrokerRuntime
+from broker.upstream import Clock, Upstream
+from broker.web import errors
+from broker.web import saml as saml_views
+from broker.web import simulator as simulator_views
+from config import Profile, Settings, load_settings
+from saml.artifact import Transport, requests_transport
+from saml.hm_metadata import IdentityProvider, parse_metadata, read_metadata_source
+from saml.simulator import SimulatorHm
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_METADATA_LIMIT = 4 * 1024 * 1024
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
+    """Build the broker app; `settings` default to the environment's, `clock` to the system's."""
+    settings = settings or load_settings()
+    clock = clock or _utc_now
+    app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=False)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # No endpoint takes more than a SAML message; larger bodies get a 413 page.
+        MAX_CONTENT_LENGTH=settings.saml.max_message_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.saml.max_message_bytes,
+        SESSION_COOKIE_SECURE=settings.profile is Profile.PRODUCTION,
+        SESSION_COOKIE_SAMESITE="Lax",
+        BROKER_PROFILE=settings.profile.value,
+    )
+    _configure_logging(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+
+    simulator = simulator_views.simulator_hm(settings) if settings.simulator else None
+    idp = _identity_provider(settings, simulator, clock())
+    transport = _transport(settings, simulator)
+    upstream = Upstream.create(settings.saml, idp, transport, clock, settings.secret_key)
+    app.extensions["broker"] = BrokerRuntime(settings=settings, upstream=upstream, simulator=simulator)
+
+    errors.init_app(app)
+    app.register_blueprint(saml_views.bp)
+    if simulator is not None:
+        app.register_blueprint(simulator_views.bp)
+    cli.init_app(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _identity_provider(settings: Settings, simulator: SimulatorHm | None, now: datetime) -> IdentityProvider:
+    source = settings.saml.hm_metadata
+    if source is None:
+        assert simulator is not None  # config.env refuses this combination
+        return parse_metadata(simulator.metadata(now), now)
+    return parse_metadata(read_metadata_source(source, _fetch), now)
+
+
+def _fetch(url: str) -> bytes:
+    answer = requests.get(url, timeout=10)
+    answer.raise_for_status()
+    if len(answer.content) > _METADATA_LIMIT:
+        raise ValueError(f"metadata at {url} is larger than {_METADATA_LIMIT} bytes")
+    return answer.content
+
+
+def _transport(settings: Settings, simulator: SimulatorHm | None) -> Transport:
+    remote = requests_transport(settings.saml, settings.saml.max_message_bytes)
+    if simulator is None:
+        return remote
+    local: Callable[[bytes], bytes] = simulator_views.resolve_locally
+
+    def transport(url: str, body: bytes) -> bytes:
+        # The built-in simulator answers in-process; any other HM over mutual TLS.
+        return local(body) if url == simulator.ars_url else remote(url, body)
+
+    return transport
+
+
+def _configure_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app.logger.setLevel(logging.INFO)
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    # A SAMLart in a URL must never travel on in a Referer header.
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if not request.path.startswith("/static/"):
+        headers.setdefault("Cache-Control", "no-store")
+    return response

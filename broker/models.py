@@ -1,0 +1,120 @@
+"""Database tables for the flow state every worker must share, and the small stores over them.
+
+Nothing of a sign-in in progress lives in process memory or a client-side cookie: any worker
+can finish a sign-in another worker started.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, String, Text, TypeDecorator, delete, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from broker.extensions import db
+from saml.errors import Reason, SamlError
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class SamlRequest(db.Model):
+    """An AuthnRequest we sent, awaiting its one answer."""
+
+    __tablename__ = "saml_request"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The reference sealed into RelayState; never shown without its MAC.
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    service_slug: Mapped[str] = mapped_column(String(64))
+    minimum_level: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    consumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class SeenAssertion(db.Model):
+    """Assertion IDs already accepted; the primary key refuses a replay across workers."""
+
+    __tablename__ = "seen_assertion"
+
+    issuer: Mapped[str] = mapped_column(String(512), primary_key=True)
+    assertion_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    remember_until: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class SimulatorArtifact(db.Model):
+    """Responses the development HM simulator holds until our ACS resolves their artifact."""
+
+    __tablename__ = "simulator_artifact"
+
+    handle: Mapped[str] = mapped_column(String(40), primary_key=True)
+    response: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+def pending_request(reference: str, now: datetime) -> SamlRequest:
+    """The unconsumed, unexpired request behind a RelayState reference."""
+    found = db.session.scalar(db.select(SamlRequest).where(SamlRequest.reference == reference))
+    if found is None:
+        raise SamlError(Reason.REQUEST_UNKNOWN, "no request for this RelayState")
+    if found.consumed_at is not None:
+        raise SamlError(Reason.REQUEST_USED, "request already answered")
+    if found.expires_at <= now:
+        raise SamlError(Reason.REQUEST_EXPIRED, "request expired")
+    return found
+
+
+def consume(
+    request: SamlRequest,
+    now: datetime,
+    issuer: str | None,
+    assertion_id: str | None,
+    remember_until: datetime | None,
+) -> None:
+    """Mark `request` answered and remember the assertion, atomically; refuse a second use."""
+    claimed = db.session.execute(
+        update(SamlRequest)
+        .where(SamlRequest.id == request.id, SamlRequest.consumed_at.is_(None))
+        .values(consumed_at=now)
+    )
+    if claimed.rowcount != 1:
+        db.session.rollback()
+        raise SamlError(Reason.REQUEST_USED, "request already answered")
+    if issuer and assertion_id and remember_until:
+        db.session.add(SeenAssertion(issuer=issuer, assertion_id=assertion_id, remember_until=remember_until))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise SamlError(Reason.ASSERTION_REPLAYED, "assertion ID seen before") from None
+
+
+def purge_expired(now: datetime) -> int:
+    """Delete flow state past its use; returns how many rows went."""
+    removed = 0
+    for statement in (
+        delete(SamlRequest).where(SamlRequest.expires_at < now),
+        delete(SeenAssertion).where(SeenAssertion.remember_until < now),
+        delete(SimulatorArtifact).where(SimulatorArtifact.expires_at < now),
+    ):
+        removed += db.session.execute(statement).rowcount
+    db.session.commit()
+    return removed

@@ -1,0 +1,110 @@
+"""The broker's side of a sign-in at the HM: start it, and finish it at the ACS.
+
+Holds what a sign-in needs from start-up (the HM, how to resolve artifacts, the clock) and
+joins the pure `saml` package to the stored requests in `broker.models`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+
+from broker import models
+from broker.extensions import db
+from config import SamlSettings, Service
+from saml import relay_state
+from saml.artifact import Transport, parse_artifact, resolve
+from saml.authn_request import OutgoingRequest, new_request_id, outgoing_request
+from saml.errors import Reason, SamlError, StatusError
+from saml.hm_metadata import IdentityProvider
+from saml.loa import LevelOfAssurance
+from saml.response import Expected, ValidatedResponse, decode_post_response, validate_response
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A validated answer to one of our requests."""
+
+    purpose: str
+    service: Service
+    validated: ValidatedResponse
+
+
+@dataclass(frozen=True)
+class Upstream:
+    settings: SamlSettings
+    idp: IdentityProvider
+    transport: Transport
+    clock: Clock
+    secret: bytes
+    new_id: Callable[[], str] = new_request_id
+
+    @classmethod
+    def create(
+        cls,
+        settings: SamlSettings,
+        idp: IdentityProvider,
+        transport: Transport,
+        clock: Clock,
+        secret_key: str,
+    ) -> Upstream:
+        # The RelayState MAC key is derived, so it never equals the session-signing key.
+        secret = hashlib.sha256(b"eh-broker relay-state\0" + secret_key.encode("utf-8")).digest()
+        return cls(settings, idp, transport, clock, secret)
+
+    def start(
+        self, service: Service, purpose: str, minimum_level: LevelOfAssurance | None = None
+    ) -> OutgoingRequest:
+        """Store a new request for `service` and build the AuthnRequest that carries it."""
+        now = self.clock()
+        level = max(
+            minimum_level or LevelOfAssurance(service.minimum_loa), LevelOfAssurance(service.minimum_loa)
+        )
+        reference = relay_state.new_reference()
+        request_id = self.new_id()
+        db.session.add(
+            models.SamlRequest(
+                id=request_id,
+                reference=reference,
+                service_slug=service.slug,
+                minimum_level=level.value,
+                purpose=purpose,
+                created_at=now,
+                expires_at=now + self.settings.request_lifetime,
+            )
+        )
+        db.session.commit()
+        sealed = relay_state.seal(reference, self.secret)
+        return outgoing_request(self.settings, self.idp, service, sealed, now, request_id)
+
+    def finish(self, values: Mapping[str, str]) -> Answer:
+        """Validate what arrived at the ACS (`SAMLart` or `SAMLResponse`, and `RelayState`)."""
+        now = self.clock()
+        reference = relay_state.unseal(values.get("RelayState"), self.secret)
+        pending = models.pending_request(reference, now)
+        service = self.settings.service(pending.service_slug)
+        if service is None:
+            raise SamlError(Reason.REQUEST_UNKNOWN, "the request's service is no longer configured")
+        expected = Expected(pending.id, service, LevelOfAssurance(pending.minimum_level))
+        try:
+            validated = validate_response(self._response(values, now), self.settings, self.idp, expected, now)
+        except StatusError:
+            # The HM has given its one answer to this request: it cannot be answered again.
+            models.consume(pending, now, None, None, None)
+            raise
+        models.consume(pending, now, self.idp.entity_id, validated.assertion_id, validated.remember_until)
+        return Answer(pending.purpose, service, validated)
+
+    def _response(self, values: Mapping[str, str], now: datetime) -> etree._Element:
+        if values.get("SAMLart"):
+            artifact = parse_artifact(values.get("SAMLart"))
+            return resolve(artifact, self.settings, self.idp, self.transport, now, self.new_id())
+        if values.get("SAMLResponse"):
+            return decode_post_response(values.get("SAMLResponse"), self.settings.max_message_bytes)
+        raise SamlError(Reason.MESSAGE_MISSING, "neither SAMLart nor SAMLResponse")

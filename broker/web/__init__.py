@@ -1,0 +1,1 @@
+"""Blueprints: the SAML endpoints, the user's pages, the development simulator."""

@@ -1,0 +1,199 @@
+"""One table from reason code to what the user reads (nl and en), the HTTP status and the log.
+
+Every refusal ends here: a page that says what happened and what to do next, with a
+reference the helpdesk can find in the log. Never a stack trace, never personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask, render_template
+from werkzeug.exceptions import HTTPException
+
+from saml.errors import Reason, SamlError, StatusError
+
+log = logging.getLogger("broker.web")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    status: int
+    title_nl: str
+    title_en: str
+    advice_nl: str
+    advice_en: str
+
+
+_RETRY_NL = "Ga terug naar de dienst en log opnieuw in."
+_RETRY_EN = "Go back to the service and sign in again."
+_BROKEN = Explanation(
+    400,
+    "Het inlogbericht is niet geaccepteerd",
+    "The sign-in message was not accepted",
+    "Het antwoord van uw eHerkenningsmakelaar kon niet worden gecontroleerd. "
+    + _RETRY_NL
+    + " Blijft dit gebeuren, neem dan contact op met de helpdesk en noem de referentie.",
+    "The answer from your eHerkenning broker could not be verified. "
+    + _RETRY_EN
+    + " If this keeps happening, contact the helpdesk and quote the reference.",
+)
+_STALE = Explanation(
+    400,
+    "Deze inlogpoging is verlopen of al gebruikt",
+    "This sign-in attempt has expired or was already used",
+    "Een inlogpoging is 15 minuten geldig en kan één keer worden gebruikt. " + _RETRY_NL,
+    "A sign-in attempt is valid for 15 minutes and can be used once. " + _RETRY_EN,
+)
+
+EXPLANATIONS: dict[Reason, Explanation] = {
+    Reason.CANCELLED: Explanation(
+        400,
+        "U heeft het inloggen afgebroken",
+        "You cancelled signing in",
+        "Er is niets veranderd. " + _RETRY_NL + " wanneer u wilt.",
+        "Nothing has changed. " + _RETRY_EN + " whenever you want.",
+    ),
+    Reason.AUTHN_FAILED: Explanation(
+        401,
+        "Inloggen is niet gelukt",
+        "Signing in failed",
+        "Uw eHerkenningsmakelaar kon u niet aanmelden. " + _RETRY_NL,
+        "Your eHerkenning broker could not sign you in. " + _RETRY_EN,
+    ),
+    Reason.REQUEST_DENIED: Explanation(
+        403,
+        "Deze dienst is niet voor u beschikbaar",
+        "This service is not available to you",
+        "U heeft geen machtiging voor deze dienst namens deze organisatie. Vraag de beheerder van uw "
+        "organisatie om een machtiging voor deze dienst.",
+        "You hold no authorisation for this service on behalf of this organisation. Ask your "
+        "organisation's administrator for an authorisation for this service.",
+    ),
+    Reason.NO_AUTHN_CONTEXT: Explanation(
+        403,
+        "Uw inlogmiddel is niet zwaar genoeg",
+        "Your login means is not strong enough",
+        "Deze dienst vraagt een hoger betrouwbaarheidsniveau dan uw eHerkenningsmiddel biedt.",
+        "This service needs a higher level of assurance than your eHerkenning means offers.",
+    ),
+    Reason.LOA_TOO_LOW: Explanation(
+        403,
+        "Uw inlogmiddel is niet zwaar genoeg",
+        "Your login means is not strong enough",
+        "Deze dienst vraagt minstens betrouwbaarheidsniveau {level}. Log in met een eHerkenningsmiddel "
+        "van dat niveau of hoger.",
+        "This service needs at least level of assurance {level}. Sign in with an eHerkenning means of "
+        "that level or higher.",
+    ),
+    Reason.SERVICE_MISMATCH: Explanation(
+        403,
+        "Deze inlog hoort bij een andere dienst",
+        "This sign-in belongs to another service",
+        "Uw eHerkenningsmakelaar gaf toegang tot een andere dienst dan gevraagd. " + _RETRY_NL,
+        "Your eHerkenning broker granted access to another service than the one asked for. " + _RETRY_EN,
+    ),
+    Reason.MESSAGE_TOO_LARGE: Explanation(
+        413,
+        "Het inlogbericht is te groot",
+        "The sign-in message is too large",
+        "Het bericht is groter dan wij aannemen. " + _RETRY_NL,
+        "The message is larger than we accept. " + _RETRY_EN,
+    ),
+    Reason.ARTIFACT_RESOLUTION_FAILED: Explanation(
+        502,
+        "Uw eHerkenningsmakelaar is nu niet bereikbaar",
+        "Your eHerkenning broker cannot be reached now",
+        "Wij konden het inlogresultaat niet ophalen. Probeer het over enkele minuten opnieuw.",
+        "We could not fetch the sign-in result. Please try again in a few minutes.",
+    ),
+    Reason.REQUEST_USED: _STALE,
+    Reason.REQUEST_EXPIRED: _STALE,
+    Reason.REQUEST_UNKNOWN: _STALE,
+    Reason.RELAY_STATE_INVALID: _STALE,
+    Reason.ASSERTION_REPLAYED: _STALE,
+}
+
+_NOT_FOUND = Explanation(
+    404,
+    "Pagina niet gevonden",
+    "Page not found",
+    "Controleer het adres, of ga terug naar de dienst waar u vandaan kwam.",
+    "Check the address, or go back to the service you came from.",
+)
+_METHOD = Explanation(
+    405,
+    "Deze handeling kan hier niet",
+    "This action is not possible here",
+    "Ga terug naar de dienst waar u vandaan kwam.",
+    "Go back to the service you came from.",
+)
+_BAD_REQUEST = Explanation(
+    400,
+    "Het verzoek is niet geldig",
+    "The request is not valid",
+    "Ga terug naar de dienst waar u vandaan kwam en probeer het opnieuw.",
+    "Go back to the service you came from and try again.",
+)
+_INTERNAL = Explanation(
+    500,
+    "Er ging iets mis aan onze kant",
+    "Something went wrong on our side",
+    "Probeer het later opnieuw. Blijft dit gebeuren, neem dan contact op met de helpdesk "
+    "en noem de referentie.",
+    "Please try again later. If this keeps happening, contact the helpdesk and quote the reference.",
+)
+
+
+def explanation_for(reason: Reason) -> Explanation:
+    return EXPLANATIONS.get(reason, _BROKEN)
+
+
+def refusal_page(error: SamlError, **values: str) -> tuple[str, int]:
+    """Log a refused SAML message and render the page for it."""
+    reference = secrets.token_hex(6)
+    if isinstance(error, StatusError):
+        log.info("saml refused reason=%s ref=%s status=%s", error.reason, reference, error.detail)
+    else:
+        log.warning("saml refused reason=%s ref=%s detail=%s", error.reason, reference, error.detail)
+    return error_page(explanation_for(error.reason), reference, error.reason.value, **values)
+
+
+def error_page(explanation: Explanation, reference: str, code: str, **values: str) -> tuple[str, int]:
+    return (
+        render_template(
+            "error.html",
+            title_nl=explanation.title_nl,
+            title_en=explanation.title_en,
+            advice_nl=explanation.advice_nl.format(**values),
+            advice_en=explanation.advice_en.format(**values),
+            reference=reference,
+            code=code,
+        ),
+        explanation.status,
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Every HTTP error and every unexpected exception becomes a bilingual page."""
+
+    @app.errorhandler(SamlError)
+    def saml_error(error: SamlError) -> tuple[str, int]:
+        return refusal_page(error)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[str, int]:
+        reference = secrets.token_hex(6)
+        if error.code == 413:
+            return refusal_page(SamlError(Reason.MESSAGE_TOO_LARGE, "request body over the limit"))
+        explanation = {404: _NOT_FOUND, 405: _METHOD}.get(error.code or 400, _BAD_REQUEST)
+        log.info("http error status=%s ref=%s", error.code, reference)
+        return error_page(explanation, reference, f"http_{error.code}")
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[str, int]:
+        reference = secrets.token_hex(6)
+        log.exception("unexpected error ref=%s", reference)
+        return error_page(_INTERNAL, reference, "internal_error")

@@ -1,0 +1,77 @@
+"""SAML endpoints: our metadata, the assertion consumer service, and the development test login."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
+
+from broker.runtime import runtime
+from saml.authn_request import OutgoingRequest
+from saml.errors import Reason, SamlError
+from saml.metadata import sp_metadata
+
+bp = Blueprint("saml", __name__, url_prefix="/saml")
+log = logging.getLogger("broker.saml")
+
+TEST_LOGIN = "test_login"
+
+
+@bp.get("/metadata")
+def metadata() -> Response:
+    state = runtime()
+    body = sp_metadata(state.settings.saml, state.upstream.clock())
+    return Response(body, mimetype="application/samlmetadata+xml")
+
+
+@bp.route("/acs", methods=["GET", "POST"])
+def acs() -> str | tuple[str, int]:
+    # Artifacts may arrive by GET or POST; a SAMLResponse only by POST (saml-bindings §3.5, §3.6).
+    source = request.form if request.method == "POST" else request.args
+    values = {name: source[name] for name in ("SAMLart", "SAMLResponse", "RelayState") if name in source}
+    if request.method == "GET":
+        values.pop("SAMLResponse", None)
+    answer = runtime().upstream.finish(values)
+    identity = answer.validated.identity
+    log.info(
+        "saml accepted service=%s level=%s mandate=%s",
+        answer.service.slug,
+        identity.level.value,
+        "representative" if identity.intermediary else "own_company",
+    )
+    if answer.purpose == TEST_LOGIN and _development():
+        return render_template("identity.html", identity=identity, service=answer.service)
+    raise SamlError(Reason.REQUEST_UNKNOWN, f"no handler for purpose {answer.purpose}")
+
+
+@bp.get("/test-login")
+def test_login() -> str | BaseResponse:
+    """Development only: start a sign-in for a service and show the identity that comes back."""
+    if not _development():
+        abort(404)
+    settings = runtime().settings.saml
+    slug = request.args.get("service")
+    if slug is None:
+        return render_template("test_login.html", services=settings.services)
+    service = settings.service(slug)
+    if service is None:
+        abort(404)
+    return hand_off(runtime().upstream.start(service, TEST_LOGIN))
+
+
+def hand_off(outgoing: OutgoingRequest) -> str | BaseResponse:
+    """Send the browser to the HM: a redirect, or an auto-submitting form."""
+    if outgoing.method == "GET":
+        return redirect(outgoing.url, code=303)
+    return render_template(
+        "post_form.html",
+        action=outgoing.url,
+        fields=outgoing.fields,
+        destination_nl="uw eHerkenningsmakelaar",
+        destination_en="your eHerkenning broker",
+    )
+
+
+def _development() -> bool:
+    return current_app.config["BROKER_PROFILE"] != "production"

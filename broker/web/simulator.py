@@ -1,0 +1,183 @@
+"""The development HM simulator's web face: SSO, the tester's choices, artifact resolution.
+
+Registered only with BROKER_SIMULATOR=1 (refused in production). It keeps no session: the
+tester's form carries the signed AuthnRequest along and it is verified again on answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, redirect, render_template, request
+from sqlalchemy import delete
+from werkzeug.wrappers import Response as BaseResponse
+
+from broker.extensions import db
+from broker.models import SimulatorArtifact
+from broker.runtime import runtime
+from broker.web.errors import refusal_page
+from config import Binding, Settings
+from config.dev_keys import ensure_key_pair
+from saml.errors import SamlError
+from saml.simulator import (
+    Action,
+    Mandate,
+    ReceivedRequest,
+    Scenario,
+    ScenarioError,
+    ServiceProvider,
+    SimulatorHm,
+    answer_artifact_resolve,
+    read_post_request,
+    read_redirect_request,
+    respond,
+    soap_fault,
+)
+
+bp = Blueprint("simulator", __name__, url_prefix="/simulator")
+ARTIFACT_LIFETIME = timedelta(minutes=5)
+LEVELS = ("loa2", "loa2plus", "loa3", "loa4", "loa1")
+
+
+def simulator_hm(settings: Settings) -> SimulatorHm:
+    """The simulator's identity, with keys of its own kept in the instance folder."""
+    base = f"{settings.saml.base_url}/simulator"
+    key = ensure_key_pair(settings.instance_path / "simulator", "hm", "eh-broker HM simulator")
+    return SimulatorHm(entity_id=f"{base}/metadata", key=key, sso_url=f"{base}/sso", ars_url=f"{base}/ars")
+
+
+@bp.get("/metadata")
+def metadata() -> Response:
+    hm, now = _hm(), _now()
+    return Response(hm.metadata(now), mimetype="application/samlmetadata+xml")
+
+
+@bp.route("/sso", methods=["GET", "POST"])
+def sso() -> str | tuple[str, int] | BaseResponse:
+    """Receive our AuthnRequest; answer at once when the query names the choices, else ask."""
+    carried = _carried(request.form if request.method == "POST" else {"query": request.query_string.decode()})
+    try:
+        received = _read(carried)
+    except SamlError as error:
+        return refusal_page(error)
+    if "action" in request.args:
+        try:
+            return _answer(received, Scenario.from_params(request.args))
+        except ScenarioError as error:
+            return _picker(carried, received, Scenario(), error)
+    return _picker(carried, received, Scenario(), None)
+
+
+@bp.post("/answer")
+def answer() -> str | tuple[str, int] | BaseResponse:
+    """The tester's choices, posted with the AuthnRequest they answer."""
+    carried = _carried(request.form)
+    try:
+        received = _read(carried)
+    except SamlError as error:
+        return refusal_page(error)
+    try:
+        scenario = Scenario.from_params(request.form)
+    except ScenarioError as error:
+        return _picker(carried, received, Scenario(), error)
+    return _answer(received, scenario)
+
+
+@bp.post("/ars")
+def ars() -> Response:
+    """SOAP artifact resolution (saml-bindings-2.0-os §3.6.5)."""
+    body, status = resolve_with_status(request.get_data(cache=False))
+    return Response(body, status=status, mimetype="text/xml")
+
+
+def resolve_locally(body: bytes) -> bytes:
+    """The ARS answer for an ArtifactResolve, in-process (what the HTTP endpoint would send)."""
+    return resolve_with_status(body)[0]
+
+
+def resolve_with_status(body: bytes) -> tuple[bytes, int]:
+    hm, now = _hm(), _now()
+    try:
+        return answer_artifact_resolve(hm, _sp(now), body, _take_artifact, now), 200
+    except SamlError as error:
+        return soap_fault(error), 500
+
+
+def _hm() -> SimulatorHm:
+    hm = runtime().simulator
+    assert hm is not None  # the blueprint is registered only with the simulator
+    return hm
+
+
+def _now() -> datetime:
+    return runtime().upstream.clock()
+
+
+def _sp(now: datetime) -> ServiceProvider:
+    return ServiceProvider.from_settings(runtime().settings.saml, now)
+
+
+def _carried(source: Mapping[str, str]) -> dict[str, str]:
+    """What identifies the AuthnRequest: POST fields, or the Redirect binding's raw query."""
+    return {name: source[name] for name in ("SAMLRequest", "RelayState", "query") if source.get(name)}
+
+
+def _read(carried: dict[str, str]) -> ReceivedRequest:
+    hm, now = _hm(), _now()
+    if "SAMLRequest" in carried:
+        return read_post_request(carried, hm, _sp(now), now)
+    return read_redirect_request(carried.get("query", ""), hm, _sp(now), now)
+
+
+def _answer(received: ReceivedRequest, scenario: Scenario) -> str | BaseResponse:
+    now = _now()
+    delivery = respond(_hm(), _sp(now), received, scenario, now)
+    if delivery.binding is Binding.ARTIFACT:
+        assert delivery.artifact_handle is not None
+        db.session.add(
+            SimulatorArtifact(
+                handle=delivery.artifact_handle.hex(),
+                response=delivery.response.decode("utf-8"),
+                expires_at=now + ARTIFACT_LIFETIME,
+            )
+        )
+        db.session.commit()
+        return redirect(f"{delivery.acs_url}?{urlencode(delivery.fields)}", code=303)
+    return render_template(
+        "post_form.html",
+        action=delivery.acs_url,
+        fields=delivery.fields,
+        destination_nl="de dienst",
+        destination_en="the service",
+    )
+
+
+def _take_artifact(handle: bytes) -> bytes | None:
+    """The stored Response for `handle`, removed as it is taken: an artifact resolves once."""
+    row = db.session.execute(
+        delete(SimulatorArtifact)
+        .where(SimulatorArtifact.handle == handle.hex(), SimulatorArtifact.expires_at > _now())
+        .returning(SimulatorArtifact.response)
+    ).first()
+    db.session.commit()
+    return None if row is None else row[0].encode("utf-8")
+
+
+def _picker(
+    carried: dict[str, str], received: ReceivedRequest, scenario: Scenario, error: ScenarioError | None
+) -> str | tuple[str, int]:
+    sp = _sp(_now())
+    service = sp.service(received.attribute_consuming_service_index)
+    page = render_template(
+        "simulator.html",
+        carried=carried,
+        scenario=scenario,
+        service=service,
+        error=error,
+        mandates=list(Mandate),
+        actions=list(Action),
+        levels=LEVELS,
+    )
+    return (page, 400) if error else page
