@@ -7,6 +7,7 @@ and never carries personal data (no identifiers, no attribute values).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 
 
 class Reason(enum.StrEnum):
@@ -64,10 +65,12 @@ class Reason(enum.StrEnum):
 class SamlError(Exception):
     """A SAML message was refused; `reason` says why, `detail` adds context for the log."""
 
-    def __init__(self, reason: Reason, detail: str = "") -> None:
+    def __init__(self, reason: Reason, detail: str = "", shown: Mapping[str, str] | None = None) -> None:
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
         self.reason = reason
         self.detail = detail
+        # Values the user's page may show (a required level, say): never personal data.
+        self.shown = dict(shown or {})
 
 
 class StatusError(SamlError):

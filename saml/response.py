@@ -92,7 +92,11 @@ def validate_response(
     valid_until = _check_conditions(assertion, settings, now, skew)
     level, authn_instant = _authn_statement(assertion)
     if level < expected.minimum_level:
-        raise SamlError(Reason.LOA_TOO_LOW, f"{level.value} below required {expected.minimum_level.value}")
+        raise SamlError(
+            Reason.LOA_TOO_LOW,
+            f"{level.value} below required {expected.minimum_level.value}",
+            shown={"level": expected.minimum_level.label},
+        )
 
     def decrypt(encrypted_id: etree._Element) -> etree._Element:
         return encryption.decrypt(encrypted_id, settings.keys_at(now), settings.entity_id)

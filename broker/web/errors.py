@@ -158,7 +158,7 @@ def refusal_page(error: SamlError, **values: str) -> tuple[str, int]:
         log.info("saml refused reason=%s ref=%s status=%s", error.reason, reference, error.detail)
     else:
         log.warning("saml refused reason=%s ref=%s detail=%s", error.reason, reference, error.detail)
-    return error_page(explanation_for(error.reason), reference, error.reason.value, **values)
+    return error_page(explanation_for(error.reason), reference, error.reason.value, **error.shown, **values)
 
 
 def error_page(explanation: Explanation, reference: str, code: str, **values: str) -> tuple[str, int]:
