@@ -1,0 +1,275 @@
+"""Whole sign-ins through the ACS, the way a browser makes them: test login → simulator → ACS.
+
+Every message is real: our signed AuthnRequest, the simulator's signed response with encrypted
+attributes, the signed ArtifactResolve and its answer. Refusals come back as bilingual pages.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import timedelta
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.conftest import MovableClock
+from tests.web.browser import follow, forms, local, submit
+
+IND = "ind-portaal-zakelijk"
+
+
+def start(client: FlaskClient, service: str = IND) -> TestResponse:
+    """The page that hands the browser to the HM."""
+    page = client.get(f"/saml/test-login?service={service}")
+    assert page.status_code == 200
+    return page
+
+
+def sign_in(client: FlaskClient, service: str = IND, **choices: str) -> TestResponse:
+    """A whole sign-in, the simulator answering with `choices` as if the tester picked them."""
+    at_hm = submit(client, start(client, service), action="login", **choices)
+    if at_hm.status_code != 200 or not forms(at_hm):
+        return at_hm  # an artifact redirect already reached the ACS, or a refusal
+    return submit(client, at_hm)
+
+
+def field(page: TestResponse, name: str) -> str:
+    match = re.search(rf'<dd id="{name}">([^<]*)</dd>', page.get_data(as_text=True))
+    assert match, f"no {name} on the page"
+    return match.group(1)
+
+
+def refusal_code(page: TestResponse) -> str:
+    match = re.search(r"<code>[0-9a-f]{12}</code> \(([a-z_0-9]+)\)", page.get_data(as_text=True))
+    assert match, "not a refusal page"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("binding", ["artifact", "post"])
+@pytest.mark.parametrize(
+    ("choices", "legal", "intermediary", "establishment"),
+    [
+        ({"kvk": "12345678", "mandate": "own"}, "kvk: 12345678", "—", "—"),
+        (
+            {"kvk": "12345678", "mandate": "representative", "intermediary": "87654321"},
+            "kvk: 12345678",
+            "kvk: 87654321",
+            "—",
+        ),
+        (
+            {"kvk": "24444001", "mandate": "own", "establishment": "000012345678"},
+            "kvk: 24444001",
+            "—",
+            "000012345678",
+        ),
+    ],
+    ids=["own-company", "representative", "establishment-restricted"],
+)
+def test_each_mandate_kind_signs_in_over_each_binding(
+    client: FlaskClient,
+    binding: str,
+    choices: dict[str, str],
+    legal: str,
+    intermediary: str,
+    establishment: str,
+) -> None:
+    page = sign_in(client, binding=binding, loa="loa3", **choices)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    assert field(page, "legal-subject") == legal
+    assert field(page, "intermediary") == intermediary
+    assert field(page, "establishment") == establishment
+    assert field(page, "level").startswith("EH3")
+
+
+def test_an_artifact_arrives_by_redirect_and_is_resolved_once(client: FlaskClient) -> None:
+    (form,) = forms(start(client))
+    to_acs = client.post(local(form.action) + "?action=login&binding=artifact", data=form.fields)
+    assert to_acs.status_code == 303
+    acs_url = local(to_acs.headers["Location"])
+    assert acs_url.startswith("/saml/acs?SAMLart=")
+    assert client.get(acs_url).status_code == 200
+    again = client.get(acs_url)
+    assert (again.status_code, refusal_code(again)) == (400, "request_used")
+
+
+def test_nested_signed_assertions_in_advice_are_accepted(client: FlaskClient) -> None:
+    page = sign_in(client, binding="artifact", advice="1", mandate="representative")
+    assert page.status_code == 200
+    assert field(page, "intermediary") == "kvk: 87654321"
+
+
+def test_a_higher_level_than_the_minimum_is_accepted(client: FlaskClient) -> None:
+    page = sign_in(client, "omgevingsloket", loa="loa4")
+    assert page.status_code == 200
+    assert field(page, "level").startswith("EH4")
+
+
+@pytest.mark.parametrize(
+    ("choices", "status", "code"),
+    [
+        ({"loa": "loa2plus"}, 403, "loa_too_low"),
+        ({"loa": "loa1"}, 400, "loa_unknown"),
+        ({"mandate": "none"}, 403, "request_denied"),
+    ],
+)
+def test_what_the_service_does_not_admit_is_refused(
+    client: FlaskClient, choices: dict[str, str], status: int, code: str
+) -> None:
+    page = sign_in(client, **choices)
+    assert (page.status_code, refusal_code(page)) == (status, code)
+    assert 'lang="en"' in page.get_data(as_text=True)
+
+
+def test_a_level_too_low_page_names_the_level_needed(client: FlaskClient) -> None:
+    html = sign_in(client, loa="loa2").get_data(as_text=True)
+    assert "minstens betrouwbaarheidsniveau EH3" in html
+    assert "at least level of assurance EH3" in html
+
+
+@pytest.mark.parametrize("binding", ["artifact", "post"])
+def test_a_cancelled_sign_in_says_so_and_cannot_be_finished_later(client: FlaskClient, binding: str) -> None:
+    hand_off = start(client)
+    (form,) = forms(hand_off)
+    answer = client.post(local(form.action) + f"?action=cancel&binding={binding}", data=form.fields)
+    cancelled = follow(client, answer) if binding == "artifact" else submit(client, answer)
+    assert refusal_code(cancelled) == "cancelled"
+    assert "U heeft het inloggen afgebroken" in cancelled.get_data(as_text=True)
+    assert "You cancelled signing in" in cancelled.get_data(as_text=True)
+    late = sign_in_with(client, form.fields, action="login", binding="post")
+    assert refusal_code(late) == "request_used"
+
+
+def sign_in_with(client: FlaskClient, request_fields: dict[str, str], **choices: str) -> TestResponse:
+    """Answer an AuthnRequest already sent once (a second answer from the HM)."""
+    query = "&".join(f"{name}={value}" for name, value in choices.items())
+    return submit(client, client.post(f"/simulator/sso?{query}", data=request_fields))
+
+
+def test_a_posted_response_is_accepted_once(client: FlaskClient) -> None:
+    at_hm = submit(client, start(client), action="login", binding="post")
+    (form,) = forms(at_hm)
+    assert client.post(local(form.action), data=form.fields).status_code == 200
+    replay = client.post(local(form.action), data=form.fields)
+    assert (replay.status_code, refusal_code(replay)) == (400, "request_used")
+
+
+def test_a_response_is_not_taken_from_a_query_string(client: FlaskClient) -> None:
+    at_hm = submit(client, start(client), action="login", binding="post")
+    (form,) = forms(at_hm)
+    page = client.get("/saml/acs", query_string=form.fields)
+    assert refusal_code(page) == "message_missing"
+
+
+def test_a_response_after_the_request_expired_is_refused(client: FlaskClient, clock: MovableClock) -> None:
+    at_hm = submit(client, start(client), action="login", binding="post")
+    (form,) = forms(at_hm)
+    clock.advance(timedelta(minutes=16))
+    page = client.post(local(form.action), data=form.fields)
+    assert refusal_code(page) == "request_expired"
+
+
+@pytest.mark.parametrize(
+    ("relay_state", "code"),
+    [
+        (None, "relay_state_invalid"),
+        ("", "relay_state_invalid"),
+        ("x" * 81, "relay_state_invalid"),
+        ("forged.reference", "relay_state_invalid"),
+    ],
+)
+def test_a_missing_forged_or_oversize_relay_state_is_refused(
+    client: FlaskClient, relay_state: str | None, code: str
+) -> None:
+    at_hm = submit(client, start(client), action="login", binding="post")
+    (form,) = forms(at_hm)
+    fields = dict(form.fields)
+    fields.pop("RelayState")
+    if relay_state is not None:
+        fields["RelayState"] = relay_state
+    page = client.post(local(form.action), data=fields)
+    assert (page.status_code, refusal_code(page)) == (400, code)
+
+
+def test_a_relay_state_from_another_sign_in_does_not_carry_its_response(client: FlaskClient) -> None:
+    first = forms(submit(client, start(client), action="login", binding="post"))[0]
+    second = forms(submit(client, start(client), action="login", binding="post"))[0]
+    swapped = {"SAMLResponse": first.fields["SAMLResponse"], "RelayState": second.fields["RelayState"]}
+    page = client.post("/saml/acs", data=swapped)
+    assert refusal_code(page) == "in_response_to_mismatch"
+    # The honest pairing still works: the refusal did not use up the first sign-in.
+    assert client.post("/saml/acs", data=first.fields).status_code == 200
+
+
+def test_an_oversize_body_gets_a_413_page(client: FlaskClient, app: Flask) -> None:
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    page = client.post("/saml/acs", data={"SAMLResponse": "A" * (limit + 1), "RelayState": "x"})
+    assert (page.status_code, refusal_code(page)) == (413, "message_too_large")
+    assert "Traceback" not in page.get_data(as_text=True)
+
+
+def test_a_garbage_response_is_a_400_page_not_a_500(client: FlaskClient) -> None:
+    at_hm = submit(client, start(client), action="login", binding="post")
+    (form,) = forms(at_hm)
+    for garbage in (
+        "%%%not base64",
+        base64.b64encode(b"<unclosed").decode(),
+        base64.b64encode(b"\xff\xfe").decode(),
+    ):
+        page = client.post("/saml/acs", data={**form.fields, "SAMLResponse": garbage})
+        assert (page.status_code, refusal_code(page)) == (400, "message_malformed")
+
+
+def test_a_garbage_artifact_is_a_400_page(client: FlaskClient) -> None:
+    hand_off = forms(start(client))[0]
+    page = client.get("/saml/acs", query_string={"SAMLart": "bm90IGFuIGFydGlmYWN0", **hand_off.fields})
+    assert (page.status_code, refusal_code(page)) == (400, "artifact_invalid")
+
+
+def test_pages_carry_security_headers(client: FlaskClient) -> None:
+    page = start(client)
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_hand_off_works_without_javascript(client: FlaskClient) -> None:
+    html = start(client).get_data(as_text=True)
+    assert re.search(r'<button[^>]*type="submit"', html), "a visible submit button for browsers without JS"
+    (form,) = forms(start(client))
+    assert form.method == "POST"
+    assert set(form.fields) == {"SAMLRequest", "RelayState"}
+    assert len(form.fields["RelayState"].encode()) <= 80
+
+
+def test_unknown_pages_are_bilingual_404s(client: FlaskClient) -> None:
+    page = client.get("/saml/nothing-here")
+    assert page.status_code == 404
+    assert refusal_code(page) == "http_404"
+    assert client.get("/saml/test-login?service=nope").status_code == 404
+
+
+def test_the_redirect_binding_carries_a_signed_request(redirect_client: FlaskClient) -> None:
+    to_hm = redirect_client.get(f"/saml/test-login?service={IND}")
+    assert to_hm.status_code == 303
+    location = urlsplit(to_hm.headers["Location"])
+    parameters = dict(parse_qsl(location.query))
+    assert {"SAMLRequest", "RelayState", "SigAlg", "Signature"} <= set(parameters)
+    assert parameters["SigAlg"] == "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    at_hm = redirect_client.get(f"{location.path}?{location.query}&action=login&binding=post&kvk=11223344")
+    page = submit(redirect_client, at_hm)
+    assert page.status_code == 200
+    assert field(page, "legal-subject") == "kvk: 11223344"
+
+
+def test_a_redirect_request_with_a_broken_signature_is_refused_by_the_hm(
+    redirect_client: FlaskClient,
+) -> None:
+    location = urlsplit(redirect_client.get(f"/saml/test-login?service={IND}").headers["Location"])
+    tampered = location.query.replace("RelayState=", "RelayState=x")
+    page = redirect_client.get(f"{location.path}?{tampered}&action=login")
+    assert page.status_code == 400
+    assert refusal_code(page) == "signature_invalid"
