@@ -1,0 +1,139 @@
+"""Settings from the environment: development generates what it needs, production demands it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from broker import create_app
+from broker.web.simulator import simulator_hm
+from config import ConfigError, Profile, load_settings
+from config.dev_keys import generate_key_pair
+from tests.conftest import broker_environ
+
+SERVICE = """
+  - slug: permits
+    uuid: 2b7e9d40-5c6a-4e0f-8d3b-7a1f4c9e2b02
+    index: 2
+    minimum_loa: loa3
+    name: {nl: Vergunningen, en: Permits}
+"""
+
+
+def production_environ(folder: Path, **overrides: str) -> dict[str, str]:
+    pair = generate_key_pair("eh-broker production test")
+    (folder / "sp-key.pem").write_bytes(pair.key_pem)
+    (folder / "sp-cert.pem").write_bytes(pair.cert_pem)
+    (folder / "hm.xml").write_text("<md:EntityDescriptor/>")
+    environ = {
+        "BROKER_ENV": "production",
+        "BROKER_INSTANCE_PATH": str(folder / "instance"),
+        "BROKER_SECRET_KEY": "s" * 40,
+        "BROKER_BASE_URL": "https://broker.example.nl",
+        "BROKER_OIN": "00000001234567890000",
+        "BROKER_SAML_KEY": str(folder / "sp-key.pem"),
+        "BROKER_SAML_CERT": str(folder / "sp-cert.pem"),
+        "BROKER_HM_METADATA": str(folder / "hm.xml"),
+    }
+    environ.update(overrides)
+    return environ
+
+
+def test_development_generates_keys_and_secret_once(tmp_path: Path) -> None:
+    environ = broker_environ(tmp_path, BROKER_ENV="development")
+    first, second = load_settings(environ), load_settings(environ)
+    assert first.profile is Profile.DEVELOPMENT
+    assert first.saml.key.cert_pem == second.saml.key.cert_pem
+    assert first.secret_key == second.secret_key
+    assert (tmp_path / "saml" / "sp-key.pem").stat().st_mode & 0o077 == 0
+
+
+def test_a_complete_production_environment_loads(tmp_path: Path) -> None:
+    settings = load_settings(production_environ(tmp_path))
+    assert settings.saml.entity_id == "https://broker.example.nl/saml/metadata"
+    assert settings.saml.acs_url == "https://broker.example.nl/saml/acs"
+    assert not settings.simulator
+    assert not (tmp_path / "instance" / "saml").exists(), "production never generates keys"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"BROKER_SIMULATOR": "1"}, "BROKER_SIMULATOR=1 is refused in the production profile"),
+        ({"BROKER_SECRET_KEY": ""}, "BROKER_SECRET_KEY must be set"),
+        ({"BROKER_SECRET_KEY": "short"}, "at least 32 characters"),
+        ({"BROKER_SAML_KEY": ""}, "must be set together"),
+        ({"BROKER_SAML_KEY": "", "BROKER_SAML_CERT": ""}, "must be set in the production profile"),
+        ({"BROKER_BASE_URL": "http://broker.example.nl"}, "https://"),
+        ({"BROKER_OIN": ""}, "BROKER_OIN must be set"),
+        ({"BROKER_OIN": "123"}, "20 digits"),
+        ({"BROKER_HM_METADATA": ""}, "BROKER_HM_METADATA must be set"),
+        ({"BROKER_SAML_CLOCK_SKEW": "3600"}, "BROKER_SAML_CLOCK_SKEW must be a whole number from 0 to 300"),
+        ({"BROKER_SAML_REQUEST_BINDING": "artifact"}, "BROKER_SAML_REQUEST_BINDING must be one of"),
+        ({"BROKER_SAML_NEXT_KEY": "/k.pem"}, "must be set together"),
+        ({"BROKER_ENV": "staging"}, "BROKER_ENV must be one of"),
+        ({"BROKER_SAML_CERT": "/nonexistent/cert.pem"}, "cannot read /nonexistent/cert.pem"),
+    ],
+)
+def test_production_refuses_what_is_missing_or_unsafe(
+    tmp_path: Path, overrides: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message.replace("+", r"\+").replace(".", r"\.")):
+        load_settings(production_environ(tmp_path, **overrides))
+
+
+def test_the_next_key_needs_a_time_zone(tmp_path: Path) -> None:
+    environ = production_environ(
+        tmp_path,
+        BROKER_SAML_NEXT_KEY=str(tmp_path / "sp-key.pem"),
+        BROKER_SAML_NEXT_CERT=str(tmp_path / "sp-cert.pem"),
+        BROKER_SAML_NEXT_ACTIVATION="2027-01-01T00:00:00",
+    )
+    with pytest.raises(ConfigError, match="time zone"):
+        load_settings(environ)
+    environ["BROKER_SAML_NEXT_ACTIVATION"] = "2027-01-01T00:00:00+01:00"
+    assert load_settings(environ).saml.next_key is not None
+
+
+@pytest.mark.parametrize(
+    ("services", "message"),
+    [
+        ("services: []", "'services' must be a non-empty list"),
+        ("services:\n  - slug: Bad Slug", r"services\[0\] \(Bad Slug\): field 'slug'"),
+        (f"services:{SERVICE.replace('index: 2', 'index: 0')}", r"services\[0\] \(permits\): field 'index'"),
+        (f"services:{SERVICE.replace('loa3', 'loa1')}", "field 'minimum_loa' must be one of"),
+        (f"services:{SERVICE.replace('uuid: 2b7e', 'uuid: zz')}", "field 'uuid' is not a UUID"),
+        (f"services:{SERVICE.replace(', en: Permits', '')}", "field 'name' must give both"),
+        (f"services:{SERVICE}{SERVICE}", r"field 'slug' repeats 'permits'"),
+        (f"services:{SERVICE.replace('    minimum_loa: loa3', '')}", "field 'minimum_loa' is missing"),
+        ("services: [", "cannot read configuration"),
+    ],
+)
+def test_an_invalid_configuration_file_names_file_entry_and_field(
+    tmp_path: Path, services: str, message: str
+) -> None:
+    path = tmp_path / "broker.yaml"
+    path.write_text(services)
+    with pytest.raises(ConfigError, match=message) as refused:
+        load_settings(broker_environ(tmp_path, BROKER_CONFIG=str(path)))
+    assert str(path) in str(refused.value)
+
+
+def test_production_has_no_test_login_and_no_simulator(tmp_path: Path, settings_for_hm: Path) -> None:
+    environ = production_environ(tmp_path, BROKER_HM_METADATA=str(settings_for_hm))
+    environ["BROKER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'p.sqlite3'}"
+    client = create_app(load_settings(environ)).test_client()
+    assert client.get("/saml/test-login").status_code == 404
+    assert client.get("/simulator/metadata").status_code == 404
+    assert client.get("/saml/metadata").status_code == 200
+
+
+@pytest.fixture
+def settings_for_hm(tmp_path: Path) -> Path:
+    """A real HM's metadata file (the simulator's, as a real HM would publish it)."""
+    hm = simulator_hm(load_settings(broker_environ(tmp_path / "hm")))
+    path = tmp_path / "hm-metadata.xml"
+    path.write_bytes(hm.metadata(datetime.now(UTC)))
+    return path
