@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from config.settings import KeyPair
@@ -55,3 +55,21 @@ def ensure_key_pair(folder: Path, stem: str, common_name: str) -> KeyPair:
         key_path=key_path,
         cert_path=cert_path,
     )
+
+
+def ensure_signing_key(path: Path, alg: str) -> bytes:
+    """A PEM private key for `alg` (RS256: RSA-2048, ES256: P-256) at `path`, generated when absent."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = (
+            rsa.generate_private_key(65537, 2048)
+            if alg == "RS256"
+            else ec.generate_private_key(ec.SECP256R1())
+        )
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+    return path.read_bytes()

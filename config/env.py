@@ -9,9 +9,21 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from config.dev_keys import ensure_key_pair
-from config.services import load_services
-from config.settings import Binding, ConfigError, KeyPair, NextKey, Profile, SamlSettings, Settings
+from config.clients import load_clients
+from config.dev_keys import ensure_key_pair, ensure_signing_key
+from config.services import load_services, read_document
+from config.settings import (
+    Binding,
+    ConfigError,
+    KeyPair,
+    NextKey,
+    OidcSettings,
+    Profile,
+    SamlSettings,
+    Service,
+    Settings,
+    SigningKey,
+)
 
 EXAMPLE_CONFIG = Path(__file__).with_name("example.yaml")
 _DEV_BASE_URL = "http://127.0.0.1:5000"
@@ -31,12 +43,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigError("BROKER_SIMULATOR=1 is refused in the production profile")
 
     config_file = Path(env.get("BROKER_CONFIG", str(EXAMPLE_CONFIG)))
+    document = read_document(config_file)
+    services = load_services(config_file, document)
+    saml = _saml(env, instance, production, simulator, services)
+    clients = load_clients(config_file, document, services, env.environ, production)
     return Settings(
         profile=profile,
-        secret_key=_secret_key(env, instance, production),
+        secret_key=_instance_secret(env, "BROKER_SECRET_KEY", instance / "secret_key", production),
         database_url=env.get("BROKER_DATABASE_URL", f"sqlite:///{instance / 'broker.sqlite3'}"),
         instance_path=instance,
-        saml=_saml(env, instance, production, simulator, config_file),
+        saml=saml,
+        oidc=OidcSettings(
+            issuer=env.get("BROKER_ISSUER", saml.base_url).rstrip("/"),
+            signing_keys=_signing_keys(env, instance, production),
+            clients=clients,
+            subject_salt=_instance_secret(
+                env, "BROKER_SUBJECT_SALT", instance / "subject_salt", production
+            ).encode("utf-8"),
+        ),
         simulator=simulator,
         config_file=config_file,
     )
@@ -44,10 +68,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 class _Env:
     def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
+        self.environ = environ
 
     def get(self, name: str, default: str | None = None) -> str:
-        value = self._environ.get(name, "").strip()
+        value = self.environ.get(name, "").strip()
         if value:
             return value
         if default is None:
@@ -55,10 +79,10 @@ class _Env:
         return default
 
     def optional(self, name: str) -> str | None:
-        return self._environ.get(name, "").strip() or None
+        return self.environ.get(name, "").strip() or None
 
     def flag(self, name: str) -> bool:
-        value = self._environ.get(name, "0").strip().lower()
+        value = self.environ.get(name, "0").strip().lower()
         if value not in {"0", "1", "true", "false", ""}:
             raise ConfigError(f"{name} must be 1 or 0, not {value!r}")
         return value in {"1", "true"}
@@ -78,16 +102,16 @@ def _profile(raw: str) -> Profile:
         raise ConfigError(f"BROKER_ENV must be one of {names}, not {raw!r}") from None
 
 
-def _secret_key(env: _Env, instance: Path, production: bool) -> str:
-    configured = env.optional("BROKER_SECRET_KEY")
+def _instance_secret(env: _Env, name: str, path: Path, production: bool) -> str:
+    configured = env.optional(name)
     if configured:
         if len(configured) < 32:
-            raise ConfigError("BROKER_SECRET_KEY must be at least 32 characters")
+            raise ConfigError(f"{name} must be at least 32 characters")
         return configured
     if production:
-        raise ConfigError("BROKER_SECRET_KEY must be set in the production profile")
-    # Outside production a random key is kept in the instance folder, so restarts keep state valid.
-    path = instance / "secret_key"
+        raise ConfigError(f"{name} must be set in the production profile")
+    # Outside production a random value is kept in the instance folder, so restarts keep state valid.
+    instance = path.parent
     if not path.exists():
         instance.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -96,7 +120,9 @@ def _secret_key(env: _Env, instance: Path, production: bool) -> str:
     return path.read_text().strip()
 
 
-def _saml(env: _Env, instance: Path, production: bool, simulator: bool, config_file: Path) -> SamlSettings:
+def _saml(
+    env: _Env, instance: Path, production: bool, simulator: bool, services: tuple[Service, ...]
+) -> SamlSettings:
     base_url = env.get("BROKER_BASE_URL", None if production else _DEV_BASE_URL).rstrip("/")
     if production and not base_url.startswith("https://"):
         raise ConfigError("BROKER_BASE_URL must be an https:// URL in the production profile")
@@ -115,7 +141,8 @@ def _saml(env: _Env, instance: Path, production: bool, simulator: bool, config_f
         key=_key_pair(env, "BROKER_SAML_KEY", "BROKER_SAML_CERT", instance, production),
         next_key=_next_key(env),
         hm_metadata=hm_metadata,
-        services=load_services(config_file),
+        hm_tls_ca_bundle=_optional_file(env, "BROKER_HM_TLS_CA"),
+        services=services,
         clock_skew=timedelta(seconds=env.integer("BROKER_SAML_CLOCK_SKEW", 120, 0, 300)),
         request_binding=_binding(env, "BROKER_SAML_REQUEST_BINDING", "post", {"post", "redirect"}),
         response_binding=_binding(env, "BROKER_SAML_RESPONSE_BINDING", "artifact", {"artifact", "post"}),
@@ -177,3 +204,38 @@ def _binding(env: _Env, name: str, default: str, allowed: set[str]) -> Binding:
     if raw not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(sorted(allowed))}, not {raw!r}")
     return _BINDINGS[raw]
+
+
+_KEY_FILES = (("rs256.pem", "RS256", False), ("es256.pem", "ES256", False))
+_NEXT_KEY_FILES = (("next-rs256.pem", "RS256"), ("next-es256.pem", "ES256"))
+
+
+def _signing_keys(env: _Env, instance: Path, production: bool) -> tuple[SigningKey, ...]:
+    """The token signing keys: `rs256.pem` and `es256.pem`, plus `next-*.pem` published ahead of use."""
+    configured = env.optional("BROKER_OIDC_KEYS")
+    if configured is None and production:
+        raise ConfigError("BROKER_OIDC_KEYS must name the folder with rs256.pem and es256.pem in production")
+    if configured is None:
+        folder = instance / "oidc"
+        return tuple(SigningKey(alg, ensure_signing_key(folder / name, alg)) for name, alg, _ in _KEY_FILES)
+    folder = Path(configured)
+    keys = []
+    for name, alg, _ in _KEY_FILES:
+        if not (folder / name).is_file():
+            raise ConfigError(f"BROKER_OIDC_KEYS: {folder / name} is missing")
+        keys.append(SigningKey(alg, (folder / name).read_bytes()))
+    keys += [
+        SigningKey(alg, (folder / name).read_bytes(), upcoming=True)
+        for name, alg in _NEXT_KEY_FILES
+        if (folder / name).is_file()
+    ]
+    return tuple(keys)
+
+
+def _optional_file(env: _Env, name: str) -> Path | None:
+    value = env.optional(name)
+    if value is None:
+        return None
+    if not Path(value).is_file():
+        raise ConfigError(f"{name}: {value} is not a file")
+    return Path(value)

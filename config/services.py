@@ -1,4 +1,4 @@
-"""The services section of the broker's YAML configuration file (`BROKER_CONFIG`)."""
+"""The broker's YAML configuration file (`BROKER_CONFIG`), and its services section."""
 
 from __future__ import annotations
 
@@ -15,13 +15,22 @@ _LEVELS = ("loa2", "loa2plus", "loa3", "loa4")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-def load_services(path: Path) -> tuple[Service, ...]:
-    """Read and check the `services:` list of `path`; errors name the file, entry and field."""
+def read_document(path: Path) -> dict[str, Any]:
+    """The configuration file's top-level mapping."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
-    entries = (document or {}).get("services") if isinstance(document, dict) else None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: must be a mapping with 'services' and 'clients'")
+    return document
+
+
+def load_services(path: Path, document: dict[str, Any]) -> tuple[Service, ...]:
+    """Check the `services:` list of the file at `path`; errors name the file, entry and field."""
+    entries = document.get("services")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{path}: 'services' must be a non-empty list")
     services = tuple(_service(path, n, entry) for n, entry in enumerate(entries))

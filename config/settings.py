@@ -10,6 +10,10 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from config.clients import Client
 
 
 class Profile(enum.StrEnum):
@@ -79,6 +83,7 @@ class SamlSettings:
     request_lifetime: timedelta = timedelta(minutes=15)
     max_message_bytes: int = 256 * 1024
     artifact_timeout_seconds: float = 10.0
+    hm_tls_ca_bundle: Path | None = None
     organisation_name: str = "eh-broker"
     organisation_url: str = ""
     contact_email: str = ""
@@ -104,11 +109,39 @@ class SamlSettings:
 
 
 @dataclass(frozen=True)
+class SigningKey:
+    """A private key the OpenID provider signs tokens with (`alg` RS256 or ES256)."""
+
+    alg: str
+    key_pem: bytes
+    # Published in the JWKS ahead of use, so relying parties have it before the switch.
+    upcoming: bool = False
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """The broker's OpenID provider face."""
+
+    issuer: str
+    signing_keys: tuple[SigningKey, ...]
+    clients: tuple[Client, ...]
+    # Keys the pairwise `sub` values; changing it changes every portal's subject identifiers.
+    subject_salt: bytes
+    code_lifetime: timedelta = timedelta(seconds=60)
+    token_lifetime: timedelta = timedelta(minutes=5)
+    authorization_lifetime: timedelta = timedelta(minutes=20)
+
+    def client(self, client_id: str) -> Client | None:
+        return next((c for c in self.clients if c.client_id == client_id), None)
+
+
+@dataclass(frozen=True)
 class Settings:
     profile: Profile
     secret_key: str
     database_url: str
     instance_path: Path
     saml: SamlSettings
+    oidc: OidcSettings
     simulator: bool = False
     config_file: Path | None = None

@@ -10,7 +10,7 @@ import pytest
 from broker import create_app
 from broker.web.simulator import simulator_hm
 from config import ConfigError, Profile, load_settings
-from config.dev_keys import generate_key_pair
+from config.dev_keys import ensure_signing_key, generate_key_pair
 from tests.conftest import broker_environ
 
 SERVICE = """
@@ -24,9 +24,12 @@ SERVICE = """
 
 def production_environ(folder: Path, **overrides: str) -> dict[str, str]:
     pair = generate_key_pair("eh-broker production test")
+    for name, alg in (("rs256.pem", "RS256"), ("es256.pem", "ES256")):
+        ensure_signing_key(folder / "oidc" / name, alg)
     (folder / "sp-key.pem").write_bytes(pair.key_pem)
     (folder / "sp-cert.pem").write_bytes(pair.cert_pem)
     (folder / "hm.xml").write_text("<md:EntityDescriptor/>")
+    (folder / "broker.yaml").write_text(f"services:{SERVICE}")
     environ = {
         "BROKER_ENV": "production",
         "BROKER_INSTANCE_PATH": str(folder / "instance"),
@@ -36,6 +39,9 @@ def production_environ(folder: Path, **overrides: str) -> dict[str, str]:
         "BROKER_SAML_KEY": str(folder / "sp-key.pem"),
         "BROKER_SAML_CERT": str(folder / "sp-cert.pem"),
         "BROKER_HM_METADATA": str(folder / "hm.xml"),
+        "BROKER_CONFIG": str(folder / "broker.yaml"),
+        "BROKER_SUBJECT_SALT": "t" * 40,
+        "BROKER_OIDC_KEYS": str(folder / "oidc"),
     }
     environ.update(overrides)
     return environ

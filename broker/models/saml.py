@@ -1,37 +1,16 @@
-"""Database tables for the flow state every worker must share, and the small stores over them.
-
-Nothing of a sign-in in progress lives in process memory or a client-side cookie: any worker
-can finish a sign-in another worker started.
-"""
+"""The SAML side's flow state: requests awaiting an answer, assertion IDs seen, simulator artifacts."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import DateTime, String, Text, TypeDecorator, delete, update
-from sqlalchemy.engine import Dialect
+from sqlalchemy import String, Text, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.extensions import db
+from broker.models.types import UtcDateTime
 from saml.errors import Reason, SamlError
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime stored")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
 
 
 class SamlRequest(db.Model):

@@ -1,0 +1,33 @@
+"""Database tables for the flow state every worker must share, and the small stores over them.
+
+Nothing of a sign-in in progress lives in process memory or a client-side cookie: any worker
+can finish a sign-in another worker started.
+"""
+
+from broker.models.oidc import (
+    AuthorizationCode,
+    IssuedToken,
+    PendingAuthorization,
+    UsedClientAssertion,
+)
+from broker.models.saml import (
+    SamlRequest,
+    SeenAssertion,
+    SimulatorArtifact,
+    consume,
+    pending_request,
+    purge_expired,
+)
+
+__all__ = [
+    "AuthorizationCode",
+    "IssuedToken",
+    "PendingAuthorization",
+    "SamlRequest",
+    "SeenAssertion",
+    "SimulatorArtifact",
+    "UsedClientAssertion",
+    "consume",
+    "pending_request",
+    "purge_expired",
+]

@@ -1,0 +1,187 @@
+"""The clients section of the broker's YAML configuration file (`BROKER_CONFIG`).
+
+A client is a portal that signs its users in through the broker, for one service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from config.settings import ConfigError, Service
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+SIGNING_ALGS = ("RS256", "ES256")
+ACCESS_TOKEN_FORMATS = ("opaque", "jwt")
+SCOPES = ("openid", "kvk", "mandate", "acting_subject")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_MIN_SECRET = 32
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class ClientSecret:
+    """A client secret kept as its SHA-256: secrets are random and long, so a slow hash adds nothing."""
+
+    sha256: str
+
+    @classmethod
+    def of(cls, secret: str) -> ClientSecret:
+        return cls(hashlib.sha256(secret.encode("utf-8")).hexdigest())
+
+    def matches(self, presented: str) -> bool:
+        return hmac.compare_digest(ClientSecret.of(presented).sha256, self.sha256)
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    name: str
+    service: str
+    redirect_uris: tuple[str, ...]
+    token_endpoint_auth_method: str
+    secret: ClientSecret | None
+    jwks: Mapping[str, Any] | None
+    scopes: tuple[str, ...]
+    id_token_signed_response_alg: str = "RS256"  # noqa: S105 (an algorithm name)
+    access_token_format: str = "opaque"  # noqa: S105 (a format name)
+
+    @property
+    def public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"  # noqa: S105 (a method name)
+
+
+def load_clients(
+    path: Path,
+    document: Mapping[str, Any],
+    services: tuple[Service, ...],
+    environ: Mapping[str, str],
+    production: bool,
+) -> tuple[Client, ...]:
+    """Read and check the `clients:` list; errors name the file, the entry and the field."""
+    entries = document.get("clients", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: 'clients' must be a list")
+    slugs = {service.slug for service in services}
+    clients = tuple(
+        _Entry(path, n, entry, environ, production).client(slugs) for n, entry in enumerate(entries)
+    )
+    seen: set[str] = set()
+    for client in clients:
+        if client.client_id in seen:
+            raise ConfigError(f"{path}: clients ({client.client_id}): field 'client_id' repeats")
+        seen.add(client.client_id)
+    return clients
+
+
+class _Entry:
+    def __init__(self, path: Path, n: int, entry: Any, environ: Mapping[str, str], production: bool) -> None:
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{path}: clients[{n}]: must be a mapping")
+        self.where = f"{path}: clients[{n}] ({entry.get('client_id', '?')})"
+        self.entry, self.environ, self.production, self.folder = entry, environ, production, path.parent
+
+    def fail(self, field: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.where}: field '{field}' {message}")
+
+    def get(self, field: str, default: Any = ...) -> Any:
+        if field in self.entry:
+            return self.entry[field]
+        if default is ...:
+            raise self.fail(field, "is missing")
+        return default
+
+    def choice(self, field: str, allowed: tuple[str, ...], default: str) -> str:
+        value = str(self.get(field, default))
+        if value not in allowed:
+            raise self.fail(field, f"must be one of {', '.join(allowed)}")
+        return value
+
+    def client(self, slugs: set[str]) -> Client:
+        client_id = str(self.get("client_id"))
+        if not _CLIENT_ID.match(client_id):
+            raise self.fail("client_id", "must be 1-64 letters, digits, '.', '_' or '-'")
+        service = str(self.get("service"))
+        if service not in slugs:
+            raise self.fail("service", f"names no configured service ({', '.join(sorted(slugs))})")
+        method = self.choice("token_endpoint_auth_method", AUTH_METHODS, "client_secret_basic")
+        scopes = tuple(self.get("scopes", list(SCOPES)))
+        if "openid" not in scopes or not set(scopes) <= set(SCOPES):
+            raise self.fail("scopes", f"must include openid and only these: {', '.join(SCOPES)}")
+        return Client(
+            client_id=client_id,
+            name=str(self.get("name", client_id)),
+            service=service,
+            redirect_uris=self.redirect_uris(),
+            token_endpoint_auth_method=method,
+            secret=self.secret() if method.startswith("client_secret") else self.no("secret", method),
+            jwks=self.jwks() if method == "private_key_jwt" else self.no("jwks", method),
+            scopes=scopes,
+            id_token_signed_response_alg=self.choice("id_token_signed_response_alg", SIGNING_ALGS, "RS256"),
+            access_token_format=self.choice("access_token_format", ACCESS_TOKEN_FORMATS, "opaque"),
+        )
+
+    def no(self, field: str, method: str) -> None:
+        names = {"secret": ("secret", "secret_sha256", "secret_env"), "jwks": ("jwks", "jwks_file")}[field]
+        present = [name for name in names if name in self.entry]
+        if present:
+            raise self.fail(present[0], f"does not go with token_endpoint_auth_method {method}")
+
+    def redirect_uris(self) -> tuple[str, ...]:
+        uris = self.get("redirect_uris")
+        if not isinstance(uris, list) or not uris:
+            raise self.fail("redirect_uris", "must be a non-empty list")
+        for uri in uris:
+            parts = urlsplit(str(uri))
+            loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK
+            if parts.fragment or not parts.netloc or not (parts.scheme == "https" or loopback):
+                raise self.fail(
+                    "redirect_uris", f"has {uri!r}: use an absolute https:// URL without fragment"
+                )
+            if loopback and self.production:
+                raise self.fail("redirect_uris", f"has {uri!r}: plain http is for development only")
+        return tuple(str(uri) for uri in uris)
+
+    def secret(self) -> ClientSecret:
+        given = [name for name in ("secret", "secret_sha256", "secret_env") if name in self.entry]
+        if len(given) != 1:
+            raise self.fail("secret", "needs exactly one of secret, secret_sha256, secret_env")
+        (field,) = given
+        value = str(self.entry[field])
+        if field == "secret_sha256":
+            if not re.fullmatch(r"[0-9a-f]{64}", value):
+                raise self.fail(field, "must be 64 lower-case hex digits (sha256 of the secret)")
+            return ClientSecret(value)
+        if field == "secret":
+            if self.production:
+                raise self.fail(
+                    field, "in plain text is refused in production: use secret_sha256 or secret_env"
+                )
+        else:
+            if not self.environ.get(value):
+                raise self.fail(field, f"names {value}, which is not set")
+            value = self.environ[value]
+        if len(value) < _MIN_SECRET:
+            raise self.fail(field, f"must be at least {_MIN_SECRET} characters")
+        return ClientSecret.of(value)
+
+    def jwks(self) -> Mapping[str, Any]:
+        if "jwks_file" in self.entry:
+            try:
+                jwks = json.loads((self.folder / str(self.entry["jwks_file"])).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise self.fail("jwks_file", f"cannot be read: {exc}") from exc
+        else:
+            jwks = self.get("jwks")
+        if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+            raise self.fail("jwks", "must be a JWK set with at least one key")
+        if any("d" in key for key in jwks["keys"]):
+            raise self.fail("jwks", "holds a private key: register only the public keys")
+        return jwks
