@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import requests
+import urllib3
 from lxml import etree
 from lxml.builder import ElementMaker
 
@@ -137,7 +138,11 @@ def requests_transport(settings: SamlSettings, max_bytes: int) -> Transport:
                 data=body,
                 headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": _SOAP_ACTION},
                 cert=client_cert,
+                # The HM's TLS CA (PKIoverheid, say) when it is not in the default bundle.
+                verify=str(settings.hm_tls_ca_bundle) if settings.hm_tls_ca_bundle else True,
                 timeout=settings.artifact_timeout_seconds,
+                # The SOAP binding has no redirects: never resend a signed resolve elsewhere.
+                allow_redirects=False,
                 stream=True,
             ) as answer:
                 content = answer.raw.read(max_bytes + 1, decode_content=True)
@@ -145,7 +150,8 @@ def requests_transport(settings: SamlSettings, max_bytes: int) -> Transport:
                     raise SamlError(
                         Reason.ARTIFACT_RESOLUTION_FAILED, f"HM answered HTTP {answer.status_code}"
                     )
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            # The body is read from urllib3 directly, so its errors arrive unwrapped.
             raise SamlError(
                 Reason.ARTIFACT_RESOLUTION_FAILED, f"HM unreachable: {type(exc).__name__}"
             ) from None

@@ -60,7 +60,11 @@ def decode_post_response(value: str | None, max_bytes: int) -> etree._Element:
         data = base64.b64decode(value, validate=False)
     except (binascii.Error, ValueError):
         raise SamlError(Reason.MESSAGE_MALFORMED, "SAMLResponse is not base64") from None
-    return parse(data)
+    response = parse(data)
+    if signature.is_signed(response) and response.get("Destination") is None:
+        # saml-bindings-2.0-os §3.5.5.2: a signed POST message must name where it was sent.
+        raise SamlError(Reason.DESTINATION_MISMATCH, "signed Response without Destination")
+    return response
 
 
 def validate_response(

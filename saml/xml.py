@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -41,8 +42,12 @@ _PARSER = etree.XMLParser(
 )
 
 
+_DECLARED_ENCODING = re.compile(rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']""")
+
+
 def parse(data: bytes) -> etree._Element:
-    """Parse untrusted XML: no DTD, no entities, no network; raises SamlError."""
+    """Parse untrusted XML: UTF-8 only, no DTD, no entities, no network; raises SamlError."""
+    _require_utf8(data)
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
         # Refused before parsing: a DTD has no place in SAML (saml-core-2.0-os §1.3).
         raise SamlError(Reason.DTD_FORBIDDEN, "document type declaration present")
@@ -53,6 +58,20 @@ def parse(data: bytes) -> etree._Element:
     if root.getroottree().docinfo.internalDTD is not None:
         raise SamlError(Reason.DTD_FORBIDDEN, "document type declaration present")
     return root
+
+
+def _require_utf8(data: bytes) -> None:
+    # In any other encoding a DOCTYPE would slip past the byte check above, and libxml2
+    # would then read its external subset (a UTF-16 message naming file:///...).
+    if b"\x00" in data:
+        raise SamlError(Reason.MESSAGE_MALFORMED, "NUL byte: not UTF-8 XML")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SamlError(Reason.MESSAGE_MALFORMED, "not UTF-8") from None
+    declared = _DECLARED_ENCODING.match(data)
+    if declared and declared.group(1).lower() not in {b"utf-8", b"utf8"}:
+        raise SamlError(Reason.MESSAGE_MALFORMED, "declared encoding is not UTF-8")
 
 
 def child(element: etree._Element, prefix: str, local: str) -> etree._Element | None:

@@ -1,0 +1,393 @@
+"""`saml.artifact.requests_transport` over real mutual TLS, against a local HTTPS server in a thread.
+
+The server (stdlib `http.server` with an `ssl.SSLContext` that requires a client certificate)
+plays the HM's ArtifactResolutionService: it records what arrives and answers as a test asks.
+Certificates are generated per module: a server CA issuing a certificate for 127.0.0.1 and
+localhost, and our SP key pair (self-signed, as `config.dev_keys` makes them) as the client.
+
+The HM's TLS CA comes from `SamlSettings.hm_tls_ca_bundle` (BROKER_HM_TLS_CA); without it, requests'
+default bundle, which the tests that need a trusted server point at the test CA.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import gzip
+import ipaddress
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from config import KeyPair, SamlSettings
+from config.dev_keys import generate_key_pair
+from saml.artifact import requests_transport
+from saml.errors import Reason, SamlError
+
+ENVELOPE = b'<?xml version="1.0"?><soap11:Envelope xmlns:soap11="http://schemas.xmlsoap.org/soap/envelope/"/>'
+ANSWER = (
+    b"<soap11:Envelope xmlns:soap11='http://schemas.xmlsoap.org/soap/envelope/'><answer/></soap11:Envelope>"
+)
+MAX_BYTES = 4096
+# About 1 KiB on the wire (under MAX_BYTES), 1 MiB once decoded.
+GZIP_BOMB = gzip.compress(b"x" * (1024 * 1024))
+
+
+# --- certificates -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pem:
+    """A key and certificate, as PEM bytes and as files."""
+
+    key_pem: bytes
+    cert_pem: bytes
+    key_path: Path
+    cert_path: Path
+
+    def key_pair(self) -> KeyPair:
+        return KeyPair(self.key_pem, self.cert_pem, self.key_path, self.cert_path)
+
+
+def write(folder: Path, stem: str, key_pem: bytes, cert_pem: bytes) -> Pem:
+    (folder / f"{stem}-key.pem").write_bytes(key_pem)
+    (folder / f"{stem}-cert.pem").write_bytes(cert_pem)
+    return Pem(key_pem, cert_pem, folder / f"{stem}-key.pem", folder / f"{stem}-cert.pem")
+
+
+def issue(folder: Path, stem: str, name: str, issuer: Pem | None, hosts: tuple[str, ...] = ()) -> Pem:
+    """A certificate for `name`: a CA when `issuer` is None, else a TLS server certificate for `hosts`."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+    )
+    if issuer is None:
+        builder = builder.issuer_name(subject).add_extension(
+            x509.BasicConstraints(ca=True, path_length=0), critical=True
+        )
+        signing_key = key
+    else:
+        ca = x509.load_pem_x509_certificate(issuer.cert_pem)
+        names: list[x509.GeneralName] = []
+        for host in hosts:
+            try:
+                names.append(x509.IPAddress(ipaddress.ip_address(host)))
+            except ValueError:
+                names.append(x509.DNSName(host))
+        builder = (
+            builder.issuer_name(ca.subject)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        )
+        signing_key = serialization.load_pem_private_key(issuer.key_pem, password=None)
+    cert = builder.sign(signing_key, hashes.SHA256())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return write(folder, stem, key_pem, cert.public_bytes(serialization.Encoding.PEM))
+
+
+@dataclass(frozen=True)
+class Pki:
+    server_ca: Pem
+    server: Pem
+    impostor: Pem  # for 127.0.0.1 too, but from a CA we do not trust
+    wrong_host: Pem  # from the trusted CA, for another host
+    sp: Pem  # our SP key pair: the client certificate
+    stranger: Pem  # a client certificate that is not ours
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    folder = tmp_path_factory.mktemp("pki")
+    server_ca = issue(folder, "server-ca", "test HM TLS CA", None)
+    impostor_ca = issue(folder, "impostor-ca", "impostor CA", None)
+    local = ("127.0.0.1", "localhost")
+    sp, stranger = generate_key_pair("broker.test SP"), generate_key_pair("stranger SP")
+    return Pki(
+        server_ca=server_ca,
+        server=issue(folder, "server", "hm.test", server_ca, local),
+        impostor=issue(folder, "impostor", "hm.test", impostor_ca, local),
+        wrong_host=issue(folder, "wrong-host", "other.test", server_ca, ("other.test",)),
+        sp=write(folder, "sp", sp.key_pem, sp.cert_pem),
+        stranger=write(folder, "stranger", stranger.key_pem, stranger.cert_pem),
+    )
+
+
+def der(cert_pem: bytes) -> bytes:
+    return x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
+
+
+# --- the HM's resolution service ----------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """What the server answers; `length` overrides Content-Length, `stall` pauses after `body`."""
+
+    body: bytes = ANSWER
+    status: int = 200
+    headers: tuple[tuple[str, str], ...] = ()
+    length: int | None = None
+    stall: float = 0.0
+
+
+@dataclass(frozen=True)
+class Seen:
+    path: str
+    peer_cert: bytes | None
+    headers: dict[str, str]
+    body: bytes
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: HmServer
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        peer = self.connection.getpeercert(binary_form=True)
+        self.server.seen.append(Seen(self.path, peer, dict(self.headers.items()), body))
+        replies = self.server.replies
+        reply = replies.pop(0) if len(replies) > 1 else replies[0]
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "text/xml; charset=utf-8")
+        self.send_header("Content-Length", str(len(reply.body) if reply.length is None else reply.length))
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
+        self.wfile.flush()
+        time.sleep(reply.stall)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class HmServer(HTTPServer):
+    """One connection at a time; TLS is set up in `finish_request`, so a failed handshake is closed."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.context = context
+        self.replies = [Reply()]  # one per request, the last one for all that follow
+        self.seen: list[Seen] = []
+        self.errors: list[BaseException] = []
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.server_address[1]}/ars"
+
+    def finish_request(self, request, client_address) -> None:
+        request.settimeout(5)
+        with self.context.wrap_socket(request, server_side=True) as tls:
+            super().finish_request(tls, client_address)
+
+    def handle_error(self, request, client_address) -> None:
+        self.errors.append(sys.exc_info()[1])
+
+
+Serve = Callable[..., HmServer]
+
+
+@pytest.fixture
+def serve() -> Iterator[Serve]:
+    """Starts an HM server with a certificate, trusting one client certificate; stops them all after."""
+    running: list[tuple[HmServer, threading.Thread]] = []
+
+    def start(certificate: Pem, client_trust: Pem) -> HmServer:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certificate.cert_path, certificate.key_path)
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cadata=client_trust.cert_pem.decode())
+        server = HmServer(context)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return server
+
+    yield start
+    for server, thread in running:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def trust(monkeypatch: pytest.MonkeyPatch) -> Callable[[Pem | None], None]:
+    """Which CA requests trusts for the HM's certificate; None: its default bundle (certifi)."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+
+    def set_ca(ca: Pem | None) -> None:
+        if ca is None:
+            monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        else:
+            monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca.cert_path))
+
+    return set_ca
+
+
+@pytest.fixture
+def settings(pki: Pki) -> SamlSettings:
+    return SamlSettings(
+        entity_id="https://broker.test/saml/metadata",
+        oin="00000001234567890000",
+        base_url="https://broker.test",
+        acs_url="https://broker.test/saml/acs",
+        key=pki.sp.key_pair(),
+        hm_metadata=None,
+        services=(),
+        artifact_timeout_seconds=5.0,
+    )
+
+
+@pytest.fixture
+def hm(pki: Pki, serve: Serve, trust: Callable[[Pem | None], None]) -> HmServer:
+    """The HM as it should be: a certificate from the CA we trust, our client certificate trusted."""
+    trust(pki.server_ca)
+    return serve(pki.server, pki.sp)
+
+
+def outcome(post: Callable[[str, bytes], bytes], url: str) -> bytes | Reason:
+    """The answer the transport returns, or the reason it refuses with."""
+    try:
+        return post(url, ENVELOPE)
+    except SamlError as error:
+        return error.reason
+
+
+# --- a good exchange ----------------------------------------------------------------------------
+
+
+def test_posts_soap_with_our_client_certificate(hm: HmServer, settings: SamlSettings, pki: Pki) -> None:
+    answer = requests_transport(settings, MAX_BYTES)(hm.url, ENVELOPE)
+    assert answer == ANSWER
+    [seen] = hm.seen
+    assert seen.peer_cert == der(pki.sp.cert_pem)
+    assert seen.headers["Content-Type"].split(";")[0].strip() == "text/xml"
+    assert seen.headers["SOAPAction"] == "http://www.oasis-open.org/committees/security"
+    assert seen.body == ENVELOPE
+
+
+def test_an_answer_of_exactly_the_limit_is_accepted(hm: HmServer, settings: SamlSettings) -> None:
+    hm.replies = [Reply(body=b"x" * MAX_BYTES)]
+    assert len(requests_transport(settings, MAX_BYTES)(hm.url, ENVELOPE)) == MAX_BYTES
+
+
+# --- refusals -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(body=b"x" * (MAX_BYTES + 1)),
+        Reply(body=b"x" * (10 * 1024 * 1024)),
+        # Under the limit on the wire, far over it decoded: the limit counts what we would parse.
+        Reply(body=GZIP_BOMB, headers=(("Content-Encoding", "gzip"),)),
+    ],
+    ids=["one-byte-over", "ten-megabytes", "gzip-bomb"],
+)
+def test_a_too_large_answer_is_refused(hm: HmServer, settings: SamlSettings, reply: Reply) -> None:
+    hm.replies = [reply]
+    assert outcome(requests_transport(settings, MAX_BYTES), hm.url) is Reason.MESSAGE_TOO_LARGE
+
+
+@pytest.mark.parametrize("status", [204, 404, 500, 503])
+def test_a_non_200_answer_is_refused(hm: HmServer, settings: SamlSettings, status: int) -> None:
+    hm.replies = [Reply(status=status)]
+    assert outcome(requests_transport(settings, MAX_BYTES), hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
+
+
+def test_a_server_that_does_not_trust_our_certificate_fails_closed(
+    pki: Pki, serve: Serve, trust: Callable[[Pem | None], None], settings: SamlSettings
+) -> None:
+    trust(pki.server_ca)
+    server = serve(pki.server, client_trust=pki.stranger)
+    assert outcome(requests_transport(settings, MAX_BYTES), server.url) is Reason.ARTIFACT_RESOLUTION_FAILED
+    server.shutdown()  # waits for the server to finish the handshake it refused
+    assert server.seen == []
+    assert [getattr(error, "reason", None) for error in server.errors] == ["CERTIFICATE_VERIFY_FAILED"]
+
+
+def test_without_our_certificate_the_server_refuses_the_handshake(
+    pki: Pki, hm: HmServer, settings: SamlSettings
+) -> None:
+    # Someone else's key pair: the same transport, another client certificate, no answer.
+    post = requests_transport(dataclasses.replace(settings, key=pki.stranger.key_pair()), MAX_BYTES)
+    assert outcome(post, hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
+    assert hm.seen == []
+
+
+@pytest.mark.parametrize(
+    ("certificate", "ca"),
+    [("impostor", "server_ca"), ("wrong_host", "server_ca"), ("server", None)],
+    ids=["unknown-ca", "wrong-host", "default-bundle"],
+)
+def test_an_untrusted_server_certificate_fails_closed(
+    pki: Pki,
+    serve: Serve,
+    trust: Callable[[Pem | None], None],
+    settings: SamlSettings,
+    certificate: str,
+    ca: str | None,
+) -> None:
+    trust(None if ca is None else getattr(pki, ca))
+    server = serve(getattr(pki, certificate), client_trust=pki.sp)
+    assert outcome(requests_transport(settings, MAX_BYTES), server.url) is Reason.ARTIFACT_RESOLUTION_FAILED
+    assert server.seen == []
+
+
+def test_the_transport_needs_key_and_certificate_files(settings: SamlSettings, pki: Pki) -> None:
+    in_memory = KeyPair(pki.sp.key_pem, pki.sp.cert_pem)
+    with pytest.raises(ValueError, match="as files"):
+        requests_transport(dataclasses.replace(settings, key=in_memory), MAX_BYTES)
+
+
+# --- failures that must stay SAML errors ---------------------------------------------------------
+
+
+def test_the_hm_tls_ca_comes_from_the_settings(
+    pki: Pki, serve: Serve, trust: Callable[[Pem | None], None], settings: SamlSettings
+) -> None:
+    trust(None)
+    server = serve(pki.server, client_trust=pki.sp)
+    configured = dataclasses.replace(settings, hm_tls_ca_bundle=pki.server_ca.cert_path)
+    assert requests_transport(configured, MAX_BYTES)(server.url, ENVELOPE) == ANSWER
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [Reply(length=len(ANSWER) + 100), Reply(body=ANSWER[:20], length=len(ANSWER), stall=1.0)],
+    ids=["truncated", "stalled"],
+)
+def test_a_broken_body_fails_with_a_saml_error(hm: HmServer, settings: SamlSettings, reply: Reply) -> None:
+    hm.replies = [reply]
+    post = requests_transport(dataclasses.replace(settings, artifact_timeout_seconds=0.3), MAX_BYTES)
+    assert outcome(post, hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
+
+
+@pytest.mark.parametrize("status", [307, 308])
+def test_a_redirect_is_not_followed(hm: HmServer, settings: SamlSettings, status: int) -> None:
+    hm.replies = [Reply(status=status, headers=(("Location", f"{hm.url}/elsewhere"),)), Reply()]
+    result = outcome(requests_transport(settings, MAX_BYTES), hm.url)
+    assert [seen.path for seen in hm.seen] == ["/ars"]
+    assert result is Reason.ARTIFACT_RESOLUTION_FAILED
