@@ -12,9 +12,12 @@ from flask import Flask, Response, request
 
 from broker import cli
 from broker.extensions import db, migrate
+from broker.oidc.provider import Provider
+from broker.oidc.server import authorization_server, resource_protector
 from broker.runtime import BrokerRuntime
 from broker.upstream import Clock, Upstream
 from broker.web import errors
+from broker.web import oidc as oidc_views
 from broker.web import saml as saml_views
 from broker.web import simulator as simulator_views
 from config import Profile, Settings, load_settings
@@ -50,10 +53,19 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     idp = _identity_provider(settings, simulator, clock())
     transport = _transport(settings, simulator)
     upstream = Upstream.create(settings.saml, idp, transport, clock, settings.secret_key)
-    app.extensions["broker"] = BrokerRuntime(settings=settings, upstream=upstream, simulator=simulator)
+    provider = Provider.create(settings.oidc, clock)
+    app.extensions["broker"] = BrokerRuntime(
+        settings=settings,
+        upstream=upstream,
+        simulator=simulator,
+        provider=provider,
+        authorization=authorization_server(app, provider),
+        protector=resource_protector(provider),
+    )
 
     errors.init_app(app)
     app.register_blueprint(saml_views.bp)
+    app.register_blueprint(oidc_views.bp)
     if simulator is not None:
         app.register_blueprint(simulator_views.bp)
     cli.init_app(app)

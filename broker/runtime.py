@@ -1,11 +1,13 @@
-"""What the app holds from start-up: settings, the upstream HM connection, the simulator."""
+"""What the app holds from start-up: settings, the HM connection, the simulator, the OpenID provider."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from flask import current_app
 
+from broker.oidc.provider import Provider
 from broker.upstream import Upstream
 from config import Settings
 from saml.simulator import SimulatorHm
@@ -16,6 +18,9 @@ class BrokerRuntime:
     settings: Settings
     upstream: Upstream
     simulator: SimulatorHm | None
+    provider: Provider
+    authorization: AuthorizationServer
+    protector: ResourceProtector
 
 
 def runtime() -> BrokerRuntime:

@@ -27,13 +27,28 @@ from saml.response import Expected, ValidatedResponse, decode_post_response, val
 Clock = Callable[[], datetime]
 
 
+# Refusals that are the HM's genuine, final word on a request (a status, or a signed assertion
+# that does not qualify): the request is used up and the client hears why.
+FINAL_REASONS = frozenset({Reason.LOA_TOO_LOW, Reason.LOA_UNKNOWN, Reason.SERVICE_MISMATCH})
+
+
 @dataclass(frozen=True)
 class Answer:
     """A validated answer to one of our requests."""
 
     purpose: str
+    request_id: str
     service: Service
     validated: ValidatedResponse
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The HM's final answer to one of our requests was no (cancelled, too low a level, ...)."""
+
+    purpose: str
+    request_id: str
+    error: SamlError
 
 
 @dataclass(frozen=True)
@@ -83,8 +98,12 @@ class Upstream:
         sealed = relay_state.seal(reference, self.secret)
         return outgoing_request(self.settings, self.idp, service, sealed, now, request_id)
 
-    def finish(self, values: Mapping[str, str]) -> Answer:
-        """Validate what arrived at the ACS (`SAMLart` or `SAMLResponse`, and `RelayState`)."""
+    def finish(self, values: Mapping[str, str]) -> Answer | Refusal:
+        """Validate what arrived at the ACS (`SAMLart` or `SAMLResponse`, and `RelayState`).
+
+        Raises SamlError for a message that cannot be trusted or placed; the request then stays
+        open for its genuine answer.
+        """
         now = self.clock()
         reference = relay_state.unseal(values.get("RelayState"), self.secret)
         pending = models.pending_request(reference, now)
@@ -94,12 +113,14 @@ class Upstream:
         expected = Expected(pending.id, service, LevelOfAssurance(pending.minimum_level))
         try:
             validated = validate_response(self._response(values, now), self.settings, self.idp, expected, now)
-        except StatusError:
+        except SamlError as error:
+            if not isinstance(error, StatusError) and error.reason not in FINAL_REASONS:
+                raise
             # The HM has given its one answer to this request: it cannot be answered again.
             models.consume(pending, now, None, None, None)
-            raise
+            return Refusal(pending.purpose, pending.id, error)
         models.consume(pending, now, self.idp.entity_id, validated.assertion_id, validated.remember_until)
-        return Answer(pending.purpose, service, validated)
+        return Answer(pending.purpose, pending.id, service, validated)
 
     def _response(self, values: Mapping[str, str], now: datetime) -> etree._Element:
         if values.get("SAMLart"):

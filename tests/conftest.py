@@ -13,9 +13,10 @@ from flask_migrate import upgrade
 
 from broker import create_app
 from config import Settings, load_settings
+from tests.clients import write_config
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-TEST_BASE_URL = "http://broker.test"
+TEST_BASE_URL = "http://localhost"
 
 
 class MovableClock:
@@ -46,6 +47,7 @@ def broker_environ(instance: Path, **overrides: str) -> dict[str, str]:
         "BROKER_INSTANCE_PATH": str(instance),
         "BROKER_DATABASE_URL": f"sqlite:///{instance / 'test.sqlite3'}",
         "BROKER_BASE_URL": TEST_BASE_URL,
+        "BROKER_CONFIG": str(write_config(instance / "config")),
     }
     environ.update(overrides)
     return environ

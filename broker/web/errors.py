@@ -147,6 +147,23 @@ _INTERNAL = Explanation(
 )
 
 
+_CLIENT_REQUEST = Explanation(
+    400,
+    "De aanvraag van de dienst is niet geldig",
+    "The service's request is not valid",
+    "De dienst waar u vandaan kwam stuurde een aanvraag die wij niet kunnen uitvoeren. "
+    "Ga terug naar die dienst en probeer het opnieuw; blijft dit gebeuren, neem dan contact op "
+    "met die dienst en noem de referentie.",
+    "The service you came from sent a request we cannot carry out. Go back to that service and "
+    "try again; if this keeps happening, contact that service and quote the reference.",
+)
+
+
+def oauth_error_page(error: str, reference: str) -> tuple[str, int]:
+    """An OAuth error that cannot go back to the client: its redirect URI is not trusted."""
+    return error_page(_CLIENT_REQUEST, reference, error)
+
+
 def explanation_for(reason: Reason) -> Explanation:
     return EXPLANATIONS.get(reason, _BROKEN)
 

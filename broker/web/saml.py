@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from broker.runtime import runtime
-from saml.authn_request import OutgoingRequest
+from broker.upstream import Refusal
+from broker.web import oidc
+from broker.web.hand_off import hand_off
 from saml.errors import Reason, SamlError
 from saml.metadata import sp_metadata
 
@@ -33,6 +35,10 @@ def acs() -> str | tuple[str, int]:
     if request.method == "GET":
         values.pop("SAMLResponse", None)
     answer = runtime().upstream.finish(values)
+    if answer.purpose == oidc.AUTHORIZE:
+        return oidc.complete(answer)
+    if isinstance(answer, Refusal):
+        raise answer.error
     identity = answer.validated.identity
     log.info(
         "saml accepted service=%s level=%s mandate=%s",
@@ -58,19 +64,6 @@ def test_login() -> str | BaseResponse:
     if service is None:
         abort(404)
     return hand_off(runtime().upstream.start(service, TEST_LOGIN))
-
-
-def hand_off(outgoing: OutgoingRequest) -> str | BaseResponse:
-    """Send the browser to the HM: a redirect, or an auto-submitting form."""
-    if outgoing.method == "GET":
-        return redirect(outgoing.url, code=303)
-    return render_template(
-        "post_form.html",
-        action=outgoing.url,
-        fields=outgoing.fields,
-        destination_nl="uw eHerkenningsmakelaar",
-        destination_en="your eHerkenning broker",
-    )
 
 
 def _development() -> bool:

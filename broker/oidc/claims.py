@@ -1,0 +1,76 @@
+"""The claims a sign-in releases, and which scope releases which.
+
+Claim names are a versioned contract with the portals (README, "Claims"): never rename one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
+from typing import Any
+
+from broker.decide import Admitted
+from saml.identifiers import IdentifierType
+
+# Which claims each scope releases; `openid` always gives the subject, level and time.
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "openid": ("sub", "acr", "auth_time"),
+    "kvk": ("kvk_number", "rsin", "establishment_number", "establishment_source"),
+    "mandate": ("mandate", "eherkenning_service_id"),
+    "acting_subject": ("acting_subject",),
+}
+
+
+def pairwise_subject(admitted: Admitted, client_id: str, salt: bytes) -> str:
+    """A `sub` for this client only, stable across sign-ins of the same person for the same company."""
+    identity = admitted.identity
+    material = "\0".join(
+        (client_id, identity.legal_subject.type.value, identity.legal_subject.value, identity.acting_subject)
+    )
+    digest = hmac.new(salt, material.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def sign_in_claims(admitted: Admitted, client_id: str, salt: bytes) -> dict[str, Any]:
+    """Every claim this sign-in can release to `client_id`, before any scope filter."""
+    identity = admitted.identity
+    intermediary = identity.intermediary
+    claims: dict[str, Any] = {
+        "sub": pairwise_subject(admitted, client_id, salt),
+        "acr": identity.level.uri,
+        "auth_time": int(identity.authn_instant.timestamp()),
+        "kvk_number": identity.kvk_number,
+        "rsin": identity.rsin
+        or (identity.legal_subject.value if identity.legal_subject.type is IdentifierType.RSIN else None),
+        "mandate": {
+            "kind": admitted.mandate.value,
+            "service_uuid": identity.service_uuid,
+            "intermediary_kvk_number": intermediary.value
+            if intermediary and intermediary.type is IdentifierType.KVK
+            else None,
+        },
+        "acting_subject": identity.acting_subject,
+        "eherkenning_service_id": identity.service_id,
+    }
+    if admitted.establishment is not None:
+        claims["establishment_number"] = admitted.establishment.number
+        claims["establishment_source"] = admitted.establishment.source.value
+    return _without_nulls(claims)
+
+
+def released(claims: dict[str, Any], scopes: Iterable[str]) -> dict[str, Any]:
+    """The part of `claims` the granted `scopes` release."""
+    names = {name for scope in scopes for name in SCOPE_CLAIMS.get(scope, ())}
+    return {name: value for name, value in claims.items() if name in names}
+
+
+def _without_nulls(claims: dict[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for name, value in claims.items():
+        if isinstance(value, dict):
+            value = _without_nulls(value)
+        if value is not None:
+            clean[name] = value
+    return clean

@@ -1,0 +1,177 @@
+"""The authorization code grant with PKCE (S256 only) and OpenID Connect, on authlib's classes.
+
+Storage is ours (broker.models); the protocol steps are authlib's.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import AuthorizationCodeMixin
+from authlib.oidc.core.grants import OpenIDCode
+from sqlalchemy import select, update
+
+from broker.extensions import db
+from broker.models import AuthorizationCode, IssuedToken
+from broker.oidc.claims import released
+from broker.oidc.clients import OidcClient
+from broker.oidc.provider import Provider, digest
+from broker.oidc.user import SignedIn
+
+
+@dataclass(frozen=True)
+class StoredCode(AuthorizationCodeMixin):
+    """A claimed authorization code, as authlib reads it."""
+
+    row: AuthorizationCode
+
+    def get_redirect_uri(self) -> str:
+        return self.row.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_nonce(self) -> str | None:
+        return self.row.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.row.auth_time.timestamp())
+
+    def get_acr(self) -> str:
+        return str(self.row.claims["acr"])
+
+    def get_amr(self) -> None:
+        return None
+
+    @property
+    def code_challenge(self) -> str | None:
+        return self.row.code_challenge
+
+    @property
+    def code_challenge_method(self) -> str | None:
+        return self.row.code_challenge_method
+
+
+class CodeGrant(AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]  # noqa: RUF012
+    AUTHORIZATION_CODE_LENGTH = 43
+    provider: Provider  # set by broker.oidc.server
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        user: SignedIn = request.user
+        payload = request.payload.data
+        now = self.provider.clock()
+        db.session.add(
+            AuthorizationCode(
+                code_hash=digest(code),
+                client_id=request.client.get_client_id(),
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.client.get_allowed_scope(request.payload.scope),
+                nonce=payload.get("nonce"),
+                code_challenge=payload.get("code_challenge"),
+                code_challenge_method=payload.get("code_challenge_method"),
+                claims=user.claims,
+                auth_time=datetime.fromtimestamp(int(user.claims["auth_time"]), now.tzinfo),
+                expires_at=now + self.provider.settings.code_lifetime,
+            )
+        )
+        db.session.commit()
+
+    def query_authorization_code(self, code: str, client: OidcClient) -> StoredCode | None:
+        """Claim the code: one atomic update, so two workers can never both redeem it."""
+        now, code_hash = self.provider.clock(), digest(code)
+        claimed = db.session.execute(
+            update(AuthorizationCode)
+            .where(
+                AuthorizationCode.code_hash == code_hash,
+                AuthorizationCode.client_id == client.get_client_id(),
+                AuthorizationCode.used_at.is_(None),
+                AuthorizationCode.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        db.session.commit()
+        row = db.session.get(AuthorizationCode, code_hash)
+        if claimed.rowcount == 1 and row is not None:
+            return StoredCode(row)
+        if claimed.rowcount == 0 and row is not None and row.used_at is not None:
+            # A second use means the code leaked: revoke what the first use issued (RFC 6749 §4.1.2).
+            revoke_tokens_of(code_hash, now)
+        return None
+
+    def delete_authorization_code(self, authorization_code: StoredCode) -> None:
+        """Nothing left to do: `query_authorization_code` marked the code used when it claimed it."""
+
+    def authenticate_user(self, authorization_code: StoredCode) -> SignedIn:
+        return SignedIn(dict(authorization_code.row.claims))
+
+
+def revoke_tokens_of(code_hash: str, now: datetime) -> None:
+    db.session.execute(
+        update(IssuedToken)
+        .where(IssuedToken.code_hash == code_hash, IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    db.session.commit()
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE (RFC 7636) with S256 only: required for public clients, honoured for all."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012 (authlib's interface)
+
+    def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
+        super().validate_code_challenge(grant, redirect_uri)
+        data = grant.request.payload.data
+        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+            # Without a method RFC 7636 means "plain", which we refuse (RFC 9700 §2.1.1).
+            raise InvalidRequestError("code_challenge_method must be S256", redirect_uri=redirect_uri)
+        if not data.get("code_challenge") and grant.request.client.config.public:
+            raise InvalidRequestError("a public client must use PKCE (S256)", redirect_uri=redirect_uri)
+
+
+class OpenIdCode(OpenIDCode):
+    """ID tokens: our issuer, our clock, the client's algorithm and our key's kid."""
+
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(require_nonce=False)
+        self.provider = provider
+
+    def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
+        found = db.session.scalar(
+            select(AuthorizationCode.code_hash).where(
+                AuthorizationCode.client_id == request.payload.client_id, AuthorizationCode.nonce == nonce
+            )
+        )
+        return found is not None
+
+    def resolve_client_private_key(self, client: OidcClient) -> Any:
+        return self.provider.keys.key_for(client.id_token_signed_response_alg)
+
+    def get_client_algorithm(self, client: OidcClient) -> str:
+        return client.id_token_signed_response_alg
+
+    def get_encode_header(self, client: OidcClient) -> dict[str, str]:
+        alg = client.id_token_signed_response_alg
+        return {"alg": alg, "kid": self.provider.keys.key_for(alg).kid or "", "typ": "JWT"}
+
+    def get_client_claims(self, client: OidcClient) -> dict[str, Any]:
+        now = int(self.provider.clock().timestamp())
+        lifetime = int(self.provider.settings.token_lifetime / timedelta(seconds=1))
+        return {
+            "iss": self.provider.issuer,
+            "aud": [client.get_client_id()],
+            "azp": client.get_client_id(),
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": secrets.token_urlsafe(16),
+        }
+
+    def generate_user_info(self, user: SignedIn, scope: str) -> dict[str, Any]:
+        return released(user.claims, scope.split())

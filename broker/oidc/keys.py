@@ -1,0 +1,45 @@
+"""The provider's signing keys and the JWK set relying parties verify with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc.jwk import ECKey, RSAKey
+
+from config.settings import SigningKey
+
+Key = RSAKey | ECKey
+
+
+@dataclass(frozen=True)
+class KeySet:
+    """Signing keys by algorithm; upcoming keys are published but never sign."""
+
+    signing: dict[str, Key]
+    published: tuple[Key, ...]
+
+    @classmethod
+    def load(cls, keys: Iterable[SigningKey]) -> KeySet:
+        signing: dict[str, Key] = {}
+        published: list[Key] = []
+        for configured in keys:
+            key = _import(configured)
+            published.append(key)
+            if not configured.upcoming:
+                signing[configured.alg] = key
+        return cls(signing, tuple(published))
+
+    def key_for(self, alg: str) -> Key:
+        return self.signing[alg]
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [key.as_dict(private=False) for key in self.published]}
+
+
+def _import(configured: SigningKey) -> Key:
+    kind = RSAKey if configured.alg == "RS256" else ECKey
+    key = kind.import_key(configured.key_pem)
+    # The kid is the RFC 7638 thumbprint: stable for a key, different for every other key.
+    return kind.import_key(configured.key_pem, {"kid": key.thumbprint(), "use": "sig", "alg": configured.alg})

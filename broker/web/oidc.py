@@ -1,0 +1,192 @@
+"""OpenID Connect endpoints: discovery, keys, authorize, token, userinfo; and the return from the HM."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from authlib.integrations.flask_oauth2 import current_token
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError
+from flask import Blueprint, jsonify, request
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+
+from broker.decide import Decision, Refused, ServicePolicy, decide
+from broker.extensions import db
+from broker.models import PendingAuthorization
+from broker.oidc.authorization import StoredAuthorizationRequest, requested_level
+from broker.oidc.claims import SCOPE_CLAIMS, released, sign_in_claims
+from broker.oidc.clients import OidcClient
+from broker.oidc.user import SignedIn
+from broker.runtime import BrokerRuntime, runtime
+from broker.upstream import Answer, Refusal
+from broker.web.errors import explanation_for, oauth_error_page
+from broker.web.hand_off import hand_off
+from config.settings import Service
+from saml.errors import Reason, SamlError
+from saml.loa import LevelOfAssurance
+
+bp = Blueprint("oidc", __name__)
+log = logging.getLogger("broker.oidc")
+
+AUTHORIZE = "authorize"
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery() -> BaseResponse:
+    provider = runtime().provider
+    return jsonify(
+        {
+            "issuer": provider.issuer,
+            "authorization_endpoint": provider.endpoint("/oidc/authorize"),
+            "token_endpoint": provider.endpoint("/oidc/token"),
+            "userinfo_endpoint": provider.endpoint("/oidc/userinfo"),
+            "jwks_uri": provider.endpoint("/oidc/jwks"),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": list(SCOPE_CLAIMS),
+            "claims_supported": sorted({"iss", "aud", "exp", "iat", "nonce"} | _all_claims()),
+            "acr_values_supported": [level.uri for level in LevelOfAssurance],
+            "ui_locales_supported": ["nl", "en"],
+            "claims_parameter_supported": False,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+        }
+    )
+
+
+def _all_claims() -> set[str]:
+    return {name for names in SCOPE_CLAIMS.values() for name in names}
+
+
+@bp.get("/oidc/jwks")
+def jwks() -> BaseResponse:
+    answer = jsonify(runtime().provider.keys.jwks())
+    answer.headers["Cache-Control"] = "public, max-age=3600"
+    return answer
+
+
+@bp.route("/oidc/authorize", methods=["GET", "POST"])
+def authorize() -> BaseResponse | tuple[str, int]:
+    """Validate the request, keep it, and send the user to the HM; every sign-in is a fresh one."""
+    state = runtime()
+    try:
+        grant = state.authorization.get_consent_grant(end_user=None)
+    except OAuth2Error as error:
+        return _refuse(error)
+    client: OidcClient = grant.request.client
+    service = _service(state, client)
+    now = state.upstream.clock()
+    outgoing = state.upstream.start(
+        service, AUTHORIZE, requested_level(request.values.get("acr_values"), service)
+    )
+    db.session.add(
+        PendingAuthorization(
+            id=secrets.token_urlsafe(24),
+            client_id=client.get_client_id(),
+            parameters=request.values.to_dict(),
+            saml_request_id=outgoing.request_id,
+            ui_locale=_locale(request.values.get("ui_locales")),
+            created_at=now,
+            expires_at=now + state.provider.settings.authorization_lifetime,
+        )
+    )
+    db.session.commit()
+    return hand_off(outgoing)
+
+
+@bp.post("/oidc/token")
+def token() -> BaseResponse:
+    return runtime().authorization.create_token_response()
+
+
+@bp.route("/oidc/userinfo", methods=["GET", "POST"])
+def userinfo() -> BaseResponse:
+    protector = runtime().protector
+
+    @protector("openid")
+    def claims() -> BaseResponse:
+        return jsonify(released(dict(current_token.row.claims), current_token.get_scope().split()))
+
+    return claims()
+
+
+def complete(outcome: Answer | Refusal) -> BaseResponse | tuple[str, int]:
+    """Back from the HM: decide, then hand the client a code or an error."""
+    state = runtime()
+    pending = db.session.scalar(
+        select(PendingAuthorization).where(PendingAuthorization.saml_request_id == outcome.request_id)
+    )
+    if pending is None or pending.expires_at <= state.upstream.clock():
+        raise SamlError(Reason.REQUEST_UNKNOWN, "no pending authorization for this sign-in")
+    db.session.delete(pending)
+    db.session.commit()
+    oauth_request = StoredAuthorizationRequest(state.provider.endpoint("/oidc/authorize"), pending.parameters)
+    server = state.authorization
+    grant = server.get_authorization_grant(oauth_request)
+    try:
+        redirect_uri = grant.validate_authorization_request()
+    except OAuth2Error as error:
+        return _refuse(error)
+    client: OidcClient = oauth_request.client
+    if isinstance(outcome, Refusal):
+        return _deny(oauth_request, redirect_uri, explanation_for(outcome.error.reason).title_en)
+    service = _service(state, client)
+    policy = ServicePolicy(
+        service_uuid=service.uuid,
+        service_id=state.settings.saml.service_id(service),
+        minimum_level=LevelOfAssurance(service.minimum_loa),
+    )
+    required = requested_level(pending.parameters.get("acr_values"), service)
+    decision = decide(outcome.validated.identity, policy, required)
+    log.info(
+        "decision client=%s service=%s outcome=%s", client.get_client_id(), service.slug, _summary(decision)
+    )
+    if isinstance(decision, Refused):
+        return _deny(oauth_request, redirect_uri, decision.detail)
+    user = SignedIn(sign_in_claims(decision, client.get_client_id(), state.provider.settings.subject_salt))
+    return server.create_authorization_response(request=oauth_request, grant_user=user, grant=grant)
+
+
+def _deny(oauth_request: StoredAuthorizationRequest, redirect_uri: str, description: str) -> BaseResponse:
+    error = AccessDeniedError(description=description, redirect_uri=redirect_uri)
+    error.state = oauth_request.payload.state
+    return runtime().authorization.handle_error_response(oauth_request, error)
+
+
+def _refuse(error: OAuth2Error) -> BaseResponse | tuple[str, int]:
+    """An OAuth error: back to the client once its redirect URI is trusted, else a page."""
+    if error.redirect_uri:
+        log.info("authorize refused error=%s redirected", error.error)
+        return runtime().authorization.handle_error_response(None, error)
+    reference = secrets.token_hex(6)
+    log.info("authorize refused error=%s ref=%s description=%s", error.error, reference, error.description)
+    return oauth_error_page(error.error, reference)
+
+
+def _service(state: BrokerRuntime, client: OidcClient) -> Service:
+    service = state.settings.saml.service(client.config.service)
+    assert service is not None  # config.clients checks every client's service exists
+    return service
+
+
+def _locale(ui_locales: str | None) -> str:
+    return next((tag[:2] for tag in (ui_locales or "").split() if tag[:2] in {"nl", "en"}), "nl")
+
+
+def _summary(decision: Decision) -> str:
+    if isinstance(decision, Refused):
+        return f"refused:{decision.reason.value}"
+    return f"admitted:{decision.mandate.value}"

@@ -1,0 +1,63 @@
+"""The portals the tests sign in for: one per client authentication method, and the config file naming them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from joserfc.jwk import RSAKey
+
+from config.clients import ClientSecret
+
+# The private_key_jwt portal's key: generated per test run, only its public half is registered.
+PORTAL_KEY = RSAKey.generate_key(2048, {"kid": "portal-key-1"})
+SECRET = "s3cret-for-the-test-portal-0123456789abcdef"
+REDIRECT = "https://portal.test/callback"
+
+SERVICES = """
+services:
+  - slug: ind-portaal-zakelijk
+    uuid: 6f1a3c55-8f0e-4b53-9b1b-0c2d2f9d1a01
+    index: 1
+    minimum_loa: loa3
+    name: {nl: IND Portaal Zakelijk, en: IND business portal}
+  - slug: omgevingsloket
+    uuid: 2b7e9d40-5c6a-4e0f-8d3b-7a1f4c9e2b02
+    index: 2
+    minimum_loa: loa2plus
+    name: {nl: Omgevingsloket, en: Environment desk}
+"""
+
+CLIENTS = f"""
+clients:
+  - client_id: ind-portal
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    secret_sha256: {ClientSecret.of(SECRET).sha256}
+  - client_id: olo-post
+    service: omgevingsloket
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: client_secret_post
+    secret: {SECRET}
+    id_token_signed_response_alg: ES256
+    access_token_format: jwt
+  - client_id: olo-jwt
+    service: omgevingsloket
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: private_key_jwt
+    jwks_file: portal-jwks.json
+  - client_id: olo-public
+    service: omgevingsloket
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: none
+    scopes: [openid, kvk]
+"""
+
+
+def write_config(folder: Path) -> Path:
+    """The broker config file for the tests, with the portal's public JWKS beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "portal-jwks.json").write_text(json.dumps({"keys": [PORTAL_KEY.as_dict(private=False)]}))
+    path = folder / "broker.yaml"
+    path.write_text(SERVICES + CLIENTS)
+    return path
