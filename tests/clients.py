@@ -1,4 +1,4 @@
-"""The portals the tests sign in for: one per client authentication method, and the config file naming them."""
+"""The portals the tests sign in for (one per client authentication method) and their config file."""
 
 from __future__ import annotations
 

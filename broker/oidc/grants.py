@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Request
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin
@@ -62,6 +62,13 @@ class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]  # noqa: RUF012
     AUTHORIZATION_CODE_LENGTH = 43
     provider: Provider  # set by broker.oidc.server
+
+    def validate_authorization_request(self) -> str:
+        redirect_uri = super().validate_authorization_request()
+        if "openid" not in (self.request.payload.scope or "").split():
+            # An OpenID provider only: a plain OAuth request has nothing to give (Core §3.1.2.1).
+            raise InvalidScopeError("scope must include openid", redirect_uri=redirect_uri)
+        return redirect_uri
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         user: SignedIn = request.user

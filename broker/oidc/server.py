@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from typing import NoReturn
+
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from flask import Flask
+from authlib.oauth2 import OAuth2Error
+from flask import Flask, Response, abort
 
 from broker.oidc.client_auth import PrivateKeyJwt
 from broker.oidc.grants import CodeGrant, OpenIdCode, S256CodeChallenge
@@ -21,7 +25,15 @@ def authorization_server(app: Flask, provider: Provider) -> AuthorizationServer:
     return server
 
 
+class BearerProtector(ResourceProtector):
+    """authlib's protector, its errors carried as ready responses so no error page replaces them."""
+
+    def raise_error_response(self, error: OAuth2Error) -> NoReturn:
+        body = json.dumps(dict(error.get_body()))
+        abort(Response(body, error.status_code, error.get_headers(), mimetype="application/json"))
+
+
 def resource_protector(provider: Provider) -> ResourceProtector:
-    protector = ResourceProtector()
+    protector = BearerProtector()
     protector.register_token_validator(TokenValidator(provider))
     return protector

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from saml.errors import Reason, SamlError, StatusError
 
@@ -201,13 +202,17 @@ def init_app(app: Flask) -> None:
         return refusal_page(error)
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> Response | tuple[str, int]:
+        if error.response is not None:
+            # A protocol answer already made (a 401 with WWW-Authenticate for a bad bearer token).
+            return error.response
         reference = secrets.token_hex(6)
         if error.code == 413:
             return refusal_page(SamlError(Reason.MESSAGE_TOO_LARGE, "request body over the limit"))
         explanation = {404: _NOT_FOUND, 405: _METHOD}.get(error.code or 400, _BAD_REQUEST)
         log.info("http error status=%s ref=%s", error.code, reference)
-        return error_page(explanation, reference, f"http_{error.code}")
+        page, _ = error_page(explanation, reference, f"http_{error.code}")
+        return page, error.code or 400
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[str, int]:

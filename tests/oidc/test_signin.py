@@ -1,0 +1,312 @@
+"""Whole sign-ins from a portal: authorize → simulator → ACS → code → token → userinfo, and every refusal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from joserfc import jwt
+from joserfc.jwk import KeySet, RSAKey
+
+from tests.clients import REDIRECT
+from tests.conftest import TEST_BASE_URL, MovableClock
+from tests.oidc.portal import Portal, client_assertion, pkce, redirect_parameters
+from tests.web.browser import forms
+
+LOA3 = "urn:etoegang:core:assurance-class:loa3"
+LOA4 = "urn:etoegang:core:assurance-class:loa4"
+
+
+def signed_in(portal: Portal, **choices: str) -> dict:
+    """The token response of a whole, successful sign-in."""
+    params = redirect_parameters(portal.sign_in(**choices))
+    assert params["state"] == portal.state
+    answer = portal.token(params["code"])
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()
+
+
+@pytest.mark.parametrize(
+    ("client_id", "method", "alg"),
+    [
+        ("ind-portal", "client_secret_basic", "RS256"),
+        ("olo-post", "client_secret_post", "ES256"),
+        ("olo-jwt", "private_key_jwt", "RS256"),
+        ("olo-public", "none", "RS256"),
+    ],
+)
+def test_a_whole_sign_in_for_each_client_authentication(
+    client: FlaskClient, client_id: str, method: str, alg: str
+) -> None:
+    portal = Portal(client, client_id, method)
+    tokens = signed_in(portal, kvk="24444001", binding="artifact")
+    claims = portal.verify(tokens["id_token"])
+    assert claims["_header"]["alg"] == alg
+    assert claims["kvk_number"] == "24444001"
+    assert claims["acr"] == LOA3
+    assert tokens["token_type"] == "Bearer"
+    info = portal.userinfo(tokens["access_token"])
+    assert info.status_code == 200
+    assert info.get_json()["sub"] == claims["sub"]
+    assert info.get_json()["kvk_number"] == "24444001"
+
+
+def test_claims_of_a_representative_with_an_establishment_restriction(client: FlaskClient) -> None:
+    portal = Portal(client, "ind-portal")
+    tokens = signed_in(
+        portal,
+        kvk="12345678",
+        mandate="representative",
+        intermediary="87654321",
+        establishment="000012345678",
+    )
+    claims = portal.verify(tokens["id_token"])
+    assert claims["mandate"] == {
+        "kind": "representative",
+        "service_uuid": "6f1a3c55-8f0e-4b53-9b1b-0c2d2f9d1a01",
+        "intermediary_kvk_number": "87654321",
+    }
+    assert claims["establishment_number"] == "000012345678"
+    assert claims["establishment_source"] == "mandate"
+    assert claims["eherkenning_service_id"].endswith(":services:1")
+    assert len(claims["acting_subject"]) > 10
+
+
+def test_scopes_release_only_their_claims(client: FlaskClient) -> None:
+    portal = Portal(client, "olo-public", "none")
+    tokens = signed_in(portal)
+    claims = portal.verify(tokens["id_token"])
+    assert "kvk_number" in claims
+    assert "mandate" not in claims
+    assert "acting_subject" not in claims
+    assert set(portal.userinfo(tokens["access_token"]).get_json()) <= {
+        "sub",
+        "acr",
+        "auth_time",
+        "kvk_number",
+    }
+
+
+def test_the_subject_is_pairwise_and_stable(client: FlaskClient) -> None:
+    first = Portal(client, "olo-post", "client_secret_post")
+    again = Portal(client, "olo-post", "client_secret_post")
+    other_portal = Portal(client, "olo-public", "none")
+    other_company = Portal(client, "olo-post", "client_secret_post")
+    subs = [
+        first.verify(signed_in(first, kvk="11112222")["id_token"])["sub"],
+        again.verify(signed_in(again, kvk="11112222")["id_token"])["sub"],
+        other_portal.verify(signed_in(other_portal, kvk="11112222")["id_token"])["sub"],
+        other_company.verify(signed_in(other_company, kvk="33334444")["id_token"])["sub"],
+    ]
+    assert subs[0] == subs[1]
+    assert len(set(subs)) == 3
+
+
+def test_a_jwt_access_token_follows_rfc_9068(client: FlaskClient) -> None:
+    portal = Portal(client, "olo-post", "client_secret_post")
+    tokens = signed_in(portal)
+    keys = KeySet.import_key_set(client.get("/oidc/jwks").get_json())
+    decoded = jwt.decode(tokens["access_token"], keys, algorithms=["RS256"])
+    assert decoded.header["typ"] == "at+jwt"
+    assert decoded.claims["client_id"] == "olo-post"
+    assert decoded.claims["aud"] == f"{TEST_BASE_URL}/oidc/userinfo"
+
+
+def test_discovery_and_keys(client: FlaskClient) -> None:
+    config = client.get("/.well-known/openid-configuration").get_json()
+    assert config["issuer"] == TEST_BASE_URL
+    assert config["code_challenge_methods_supported"] == ["S256"]
+    assert config["response_types_supported"] == ["code"]
+    assert LOA3 in config["acr_values_supported"]
+    keys = client.get(config["jwks_uri"].removeprefix(TEST_BASE_URL)).get_json()["keys"]
+    assert {key["alg"] for key in keys} == {"RS256", "ES256"}
+    assert all(key["kid"] and "d" not in key for key in keys)
+
+
+# --- refusals before the redirect URI is trusted: a page, never a redirect -----------------------
+
+
+@pytest.mark.parametrize(
+    ("client_id", "redirect_uri", "code"),
+    [
+        ("ind-portal", "https://evil.test/callback", "invalid_request"),
+        ("ind-portal", REDIRECT + "/extra", "invalid_request"),
+        ("no-such-portal", REDIRECT, "invalid_client"),
+    ],
+)
+def test_an_untrusted_redirect_uri_gets_a_page(
+    client: FlaskClient, client_id: str, redirect_uri: str, code: str
+) -> None:
+    portal = Portal(client, client_id)
+    page = portal.authorize(redirect_uri=redirect_uri)
+    assert page.status_code == 400
+    assert "Location" not in page.headers
+    assert f"({code})" in page.get_data(as_text=True)
+    assert "request is not valid" in page.get_data(as_text=True)
+
+
+# --- refusals after it: an OAuth error back to the portal -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("client_id", "extra", "error"),
+    [
+        ("olo-public", {"code_challenge": ""}, "invalid_request"),
+        ("ind-portal", {"code_challenge": pkce()[1], "code_challenge_method": "plain"}, "invalid_request"),
+        ("ind-portal", {"code_challenge": pkce()[1], "code_challenge_method": ""}, "invalid_request"),
+        ("ind-portal", {"response_type": "token"}, "unsupported_response_type"),
+        ("ind-portal", {"prompt": "none"}, "login_required"),
+        ("ind-portal", {"scope": "kvk"}, "invalid_scope"),
+    ],
+)
+def test_a_bad_authorization_request_returns_an_oauth_error(
+    client: FlaskClient, client_id: str, extra: dict[str, str], error: str
+) -> None:
+    portal = Portal(client, client_id)
+    scope = extra.pop("scope", "openid kvk")
+    params = redirect_parameters(portal.authorize(scope, **extra))
+    assert params["error"] == error
+    assert params["state"] == portal.state
+
+
+def test_a_user_who_cancels_returns_to_the_portal_with_access_denied(client: FlaskClient) -> None:
+    portal = Portal(client, "ind-portal")
+    hand_off = portal.authorize()
+    (form,) = forms(hand_off)
+    answer = client.post(
+        f"{form.action.removeprefix(TEST_BASE_URL)}?action=cancel&binding=post", data=form.fields
+    )
+    (back,) = forms(answer)
+    params = redirect_parameters(client.post(back.action.removeprefix(TEST_BASE_URL), data=back.fields))
+    assert params["error"] == "access_denied"
+    assert "cancelled" in params["error_description"]
+    assert params["state"] == portal.state
+
+
+def test_acr_values_above_what_the_user_achieved_are_refused(client: FlaskClient) -> None:
+    portal = Portal(client, "ind-portal")
+    params = redirect_parameters(portal.sign_in(extra={"acr_values": LOA4}, loa="loa3"))
+    assert params["error"] == "access_denied"
+    assert "not strong enough" in params["error_description"]
+
+
+def test_acr_values_never_lower_the_service_minimum(client: FlaskClient) -> None:
+    portal = Portal(client, "ind-portal")
+    low = "urn:etoegang:core:assurance-class:loa2"
+    params = redirect_parameters(portal.sign_in(extra={"acr_values": low}, loa="loa2plus"))
+    assert params["error"] == "access_denied"
+
+
+def test_acr_values_raise_the_level_asked_for(client: FlaskClient) -> None:
+    portal = Portal(client, "olo-public", "none")
+    tokens = signed_in(portal, extra={"acr_values": LOA4}, loa="loa4")
+    assert portal.verify(tokens["id_token"])["acr"] == LOA4
+
+
+# --- the token endpoint ---------------------------------------------------------------------------
+
+
+def code_for(portal: Portal) -> str:
+    return redirect_parameters(portal.sign_in())["code"]
+
+
+def test_a_code_works_once_and_its_reuse_revokes_what_it_issued(client: FlaskClient) -> None:
+    portal = Portal(client, "ind-portal")
+    code = code_for(portal)
+    first = portal.token(code)
+    assert first.status_code == 200
+    access_token = first.get_json()["access_token"]
+    assert portal.userinfo(access_token).status_code == 200
+    second = portal.token(code)
+    assert (second.status_code, second.get_json()["error"]) == (400, "invalid_grant")
+    refused = portal.userinfo(access_token)
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+
+
+def test_an_expired_code_is_refused(client: FlaskClient, clock: MovableClock) -> None:
+    portal = Portal(client, "ind-portal")
+    code = code_for(portal)
+    clock.advance(timedelta(seconds=61))
+    assert portal.token(code).get_json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"code_verifier": pkce()[0]}, "invalid_grant"),
+        ({"code_verifier": ""}, "invalid_request"),
+        ({"redirect_uri": REDIRECT + "/other"}, "invalid_grant"),
+    ],
+)
+def test_a_token_request_that_does_not_match_the_code_is_refused(
+    client: FlaskClient, overrides: dict[str, str], error: str
+) -> None:
+    portal = Portal(client, "ind-portal")
+    code = code_for(portal)
+    if overrides.get("code_verifier") == "":
+        portal.verifier = None
+        overrides = {}
+    assert portal.token(code, **overrides).get_json()["error"] == error
+
+
+def test_an_unknown_code_is_refused(client: FlaskClient) -> None:
+    portal = Portal(client, "ind-portal")
+    code_for(portal)
+    assert portal.token("not-a-code").get_json()["error"] == "invalid_grant"
+
+
+def test_a_code_is_bound_to_its_client(client: FlaskClient) -> None:
+    code = code_for(Portal(client, "olo-public", "none"))
+    thief = Portal(client, "olo-post", "client_secret_post")
+    assert thief.token(code).get_json()["error"] == "invalid_grant"
+
+
+def test_a_wrong_secret_is_refused(client: FlaskClient) -> None:
+    portal = Portal(client, "olo-post", "client_secret_post")
+    code = code_for(portal)
+    answer = portal.token(code, client_secret="wrong-" + "x" * 40)
+    assert (answer.status_code, answer.get_json()["error"]) == (401, "invalid_client")
+
+
+def test_a_client_cannot_use_another_authentication_method(client: FlaskClient) -> None:
+    portal = Portal(client, "ind-portal", "client_secret_post")  # registered for client_secret_basic
+    assert portal.token(code_for(portal)).get_json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    "assertion",
+    [
+        lambda: client_assertion("olo-jwt", aud="https://elsewhere.test/token"),
+        lambda: client_assertion("olo-jwt", exp=1),
+        lambda: client_assertion("olo-jwt", iss="someone-else"),
+        lambda: _signed_by_another_key("olo-jwt"),
+    ],
+    ids=["wrong-audience", "expired", "issuer-not-subject", "another-key"],
+)
+def test_a_bad_private_key_jwt_assertion_is_refused(client: FlaskClient, assertion) -> None:
+    portal = Portal(client, "olo-jwt", "private_key_jwt")
+    answer = portal.token(code_for(portal), client_assertion=assertion())
+    # RFC 6749 §5.2: 401 where the client authenticated with a header, else 400 or 401.
+    assert answer.status_code in {400, 401}
+    assert answer.get_json()["error"] == "invalid_client"
+
+
+def test_a_private_key_jwt_assertion_is_used_once(client: FlaskClient) -> None:
+    portal = Portal(client, "olo-jwt", "private_key_jwt")
+    assertion = client_assertion("olo-jwt")
+    assert portal.token(code_for(portal), client_assertion=assertion).status_code == 200
+    again = Portal(client, "olo-jwt", "private_key_jwt")
+    assert again.token(code_for(again), client_assertion=assertion).get_json()["error"] == "invalid_client"
+
+
+def _signed_by_another_key(client_id: str) -> str:
+    return client_assertion(client_id, key=RSAKey.generate_key(2048, {"kid": "portal-key-1"}))
+
+
+def test_userinfo_needs_a_valid_token(client: FlaskClient) -> None:
+    missing = client.get("/oidc/userinfo")
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"].lower().startswith("bearer")
+    assert client.get("/oidc/userinfo", headers={"Authorization": "Bearer nope"}).status_code == 401
