@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEV_ENV := BROKER_ENV=development BROKER_SIMULATOR=1
+DEV_ENV := BROKER_ENV=development BROKER_SIMULATOR=1 BROKER_DEMO_SECRET=demo-portal-secret-for-development-only
 
 .PHONY: run test lint bench clean
 
@@ -14,7 +14,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 run: $(BIN)/.installed
 	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
-	@echo "Open http://127.0.0.1:5000/saml/test-login to sign in through the simulator."
+	@echo "Open http://127.0.0.1:5000/demo/ and sign in with eHerkenning (through the built-in simulator)."
 	$(DEV_ENV) $(BIN)/flask --app wsgi run --host 127.0.0.1 --port 5000
 
 test: $(BIN)/.installed

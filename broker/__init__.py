@@ -16,6 +16,7 @@ from broker.oidc.provider import Provider
 from broker.oidc.server import authorization_server, resource_protector
 from broker.runtime import BrokerRuntime
 from broker.upstream import Clock, Upstream
+from broker.web import demo as demo_views
 from broker.web import errors
 from broker.web import oidc as oidc_views
 from broker.web import saml as saml_views
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.register_blueprint(oidc_views.bp)
     if simulator is not None:
         app.register_blueprint(simulator_views.bp)
+    if settings.demo_secret is not None:
+        app.register_blueprint(demo_views.bp)
     cli.init_app(app)
     app.after_request(_security_headers)
     return app

@@ -63,6 +63,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         simulator=simulator,
         config_file=config_file,
+        demo_secret=_demo_secret(env, production),
     )
 
 
@@ -239,3 +240,10 @@ def _optional_file(env: _Env, name: str) -> Path | None:
     if not Path(value).is_file():
         raise ConfigError(f"{name}: {value} is not a file")
     return Path(value)
+
+
+def _demo_secret(env: _Env, production: bool) -> str | None:
+    secret = env.optional("BROKER_DEMO_SECRET")
+    if secret and production:
+        raise ConfigError("BROKER_DEMO_SECRET (the demo portal) is refused in the production profile")
+    return secret

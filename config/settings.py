@@ -145,3 +145,5 @@ class Settings:
     oidc: OidcSettings
     simulator: bool = False
     config_file: Path | None = None
+    # The demo portal's client secret (development only): the demo is on when it is set.
+    demo_secret: str | None = None
