@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from broker import models
 from broker.runtime import runtime
@@ -20,12 +20,14 @@ def print_metadata() -> None:
     click.echo(sp_metadata(state.settings.saml, state.upstream.clock()).decode("utf-8"))
 
 
-@saml_cli.command("purge")
+@click.command("purge")
+@with_appcontext
 def purge() -> None:
-    """Delete expired requests, remembered assertion IDs and simulator artifacts."""
+    """Delete expired flow state: requests, assertion IDs, codes, tokens, artifacts."""
     removed = models.purge_expired(runtime().upstream.clock())
     click.echo(f"removed {removed} expired rows")
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(saml_cli)
+    app.cli.add_command(purge)

@@ -10,13 +10,13 @@ from broker.models.oidc import (
     PendingAuthorization,
     UsedClientAssertion,
 )
+from broker.models.purge import purge_expired
 from broker.models.saml import (
     SamlRequest,
     SeenAssertion,
     SimulatorArtifact,
     consume,
     pending_request,
-    purge_expired,
 )
 
 __all__ = [

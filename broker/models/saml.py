@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text, delete, update
+from sqlalchemy import String, Text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -84,16 +84,3 @@ def consume(
     except IntegrityError:
         db.session.rollback()
         raise SamlError(Reason.ASSERTION_REPLAYED, "assertion ID seen before") from None
-
-
-def purge_expired(now: datetime) -> int:
-    """Delete flow state past its use; returns how many rows went."""
-    removed = 0
-    for statement in (
-        delete(SamlRequest).where(SamlRequest.expires_at < now),
-        delete(SeenAssertion).where(SeenAssertion.remember_until < now),
-        delete(SimulatorArtifact).where(SimulatorArtifact.expires_at < now),
-    ):
-        removed += db.session.execute(statement).rowcount
-    db.session.commit()
-    return removed
