@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from pathlib import Path
+
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from broker import models
 from broker.runtime import runtime
+from config import ConfigError, Profile, editing
+from config.clients import AUTH_METHODS
 from saml.metadata import sp_metadata
 
 saml_cli = AppGroup("saml", help="The SAML service provider.")
@@ -28,6 +34,95 @@ def purge() -> None:
     click.echo(f"removed {removed} expired rows")
 
 
+clients_cli = AppGroup("clients", help="The portals (OpenID Connect clients) in BROKER_CONFIG.")
+services_cli = AppGroup("services", help="The eHerkenning services in BROKER_CONFIG.")
+_APPLY = "Restart the broker (gunicorn: kill -HUP <master pid>) to apply."
+
+
+@clients_cli.command("list")
+def list_clients() -> None:
+    """One line per client: id, service, authentication method, redirect URIs."""
+    for client in runtime().settings.oidc.clients:
+        uris = " ".join(client.redirect_uris)
+        click.echo(f"{client.client_id}\t{client.service}\t{client.token_endpoint_auth_method}\t{uris}")
+
+
+@clients_cli.command("add")
+@click.argument("client_id")
+@click.option("--service", required=True, help="slug of the service the portal signs in for")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="exact, repeatable")
+@click.option(
+    "--auth-method",
+    type=click.Choice(AUTH_METHODS),
+    default="client_secret_basic",
+    show_default=True,
+)
+@click.option("--name", help="shown to people; default: the client id")
+def add_client(
+    client_id: str, service: str, redirect_uris: tuple[str, ...], auth_method: str, name: str | None
+) -> None:
+    """Register a portal; a new secret is printed once (the file keeps only its SHA-256)."""
+    path = _config_file()
+    _apply(path, lambda: editing.add_client(path, client_id, service, list(redirect_uris), auth_method, name))
+
+
+@clients_cli.command("rotate-secret")
+@click.argument("client_id")
+def rotate_secret(client_id: str) -> None:
+    """Give a client a new secret, printed once; the old one stops working when the broker restarts."""
+    path = _config_file()
+    _apply(path, lambda: editing.rotate_secret(path, client_id))
+
+
+@clients_cli.command("remove")
+@click.argument("client_id")
+def remove_client(client_id: str) -> None:
+    """Remove a client."""
+    path = _config_file()
+    _apply(path, lambda: editing.remove_client(path, client_id))
+
+
+@services_cli.command("list")
+def list_services() -> None:
+    """One line per service: slug, index, minimum level, ServiceUUID, name."""
+    for service in runtime().settings.saml.services:
+        click.echo(
+            f"{service.slug}\t{service.index}\t{service.minimum_loa}\t{service.uuid}\t{service.name_en}"
+        )
+
+
+@services_cli.command("check")
+def check_services() -> None:
+    """Check the configuration file as start-up does (start-up has done so to get here)."""
+    click.echo(
+        f"{_config_file()}: {len(runtime().settings.saml.services)} services, "
+        f"{len(runtime().settings.oidc.clients)} clients, valid"
+    )
+
+
+def _config_file() -> Path:
+    path = runtime().settings.config_file
+    if path is None:
+        raise click.ClickException("BROKER_CONFIG names no file")
+    return path
+
+
+def _apply(path: Path, edit: Callable[[], editing.Edited]) -> None:
+    """Make the edit, check the result as start-up would, and only then write it."""
+    settings = runtime().settings
+    try:
+        edited = edit()
+        editing.check(path, edited.text, os.environ, settings.profile is Profile.PRODUCTION)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    editing.write(path, edited.text)
+    if edited.secret:
+        click.echo(f"secret (shown once, keep it safe): {edited.secret}")
+    click.echo(f"{path} updated. {_APPLY}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(saml_cli)
     app.cli.add_command(purge)
+    app.cli.add_command(clients_cli)
+    app.cli.add_command(services_cli)

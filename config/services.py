@@ -18,8 +18,17 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 def read_document(path: Path) -> dict[str, Any]:
     """The configuration file's top-level mapping."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
+    return parse_document(path, text)
+
+
+def parse_document(path: Path, text: str) -> dict[str, Any]:
+    """The top-level mapping of configuration `text` meant for `path`."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from exc
     if document is None:
         return {}

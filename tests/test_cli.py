@@ -1,0 +1,104 @@
+"""`flask clients …` and `flask services …`: the file changes, stays valid, keeps its comments."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from broker import create_app
+from config import Settings, load_settings
+from tests.conftest import broker_environ
+
+
+@pytest.fixture
+def environ(tmp_path: Path) -> dict[str, str]:
+    return broker_environ(tmp_path)
+
+
+@pytest.fixture
+def cli_app(environ: dict[str, str]) -> Flask:
+    return create_app(load_settings(environ))
+
+
+def config_file(app: Flask) -> Path:
+    return app.extensions["broker"].settings.config_file
+
+
+def invoke(app: Flask, *args: str) -> tuple[int, str]:
+    result = app.test_cli_runner().invoke(args=list(args))
+    return result.exit_code, result.output
+
+
+def reloaded(environ: dict[str, str]) -> Settings:
+    """The settings start-up would read now (the config file as the CLI left it)."""
+    return load_settings(environ)
+
+
+def test_add_a_client_prints_its_secret_once_and_keeps_only_its_hash(
+    cli_app: Flask, environ: dict[str, str]
+) -> None:
+    path = config_file(cli_app)
+    path.write_text("# portals of the test\n" + path.read_text())
+    code, output = invoke(
+        cli_app,
+        "clients",
+        "add",
+        "new-portal",
+        "--service",
+        "omgevingsloket",
+        "--redirect-uri",
+        "https://new.test/callback",
+    )
+    assert code == 0, output
+    secret = re.search(r"shown once, keep it safe\): (\S+)", output).group(1)
+    text = path.read_text()
+    assert secret not in text
+    assert text.startswith("# portals of the test\n")
+    client = reloaded(environ).oidc.client("new-portal")
+    assert client is not None
+    assert client.redirect_uris == ("https://new.test/callback",)
+    assert client.secret.matches(secret)
+
+
+def test_rotate_secret_replaces_the_secret(cli_app: Flask, environ: dict[str, str]) -> None:
+    code, output = invoke(cli_app, "clients", "rotate-secret", "olo-post")
+    assert code == 0, output
+    secret = re.search(r"\): (\S+)", output).group(1)
+    client = reloaded(environ).oidc.client("olo-post")
+    assert client.secret.matches(secret)
+    assert "secret:" not in config_file(cli_app).read_text().split("olo-post")[1].split("client_id")[0]
+
+
+def test_remove_a_client(cli_app: Flask, environ: dict[str, str]) -> None:
+    assert invoke(cli_app, "clients", "remove", "olo-jwt")[0] == 0
+    assert reloaded(environ).oidc.client("olo-jwt") is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "x", "--service", "nope", "--redirect-uri", "https://x.test/cb"], "field 'service'"),
+        (["add", "x", "--service", "omgevingsloket", "--redirect-uri", "http://x.test/cb"], "redirect_uris"),
+        (
+            ["add", "ind-portal", "--service", "omgevingsloket", "--redirect-uri", "https://x.test/cb"],
+            "exists",
+        ),
+        (["rotate-secret", "olo-jwt"], "does not authenticate with a secret"),
+        (["remove", "nobody"], "no client 'nobody'"),
+    ],
+)
+def test_a_change_that_would_break_the_file_is_refused(cli_app: Flask, args: list[str], message: str) -> None:
+    before = config_file(cli_app).read_text()
+    code, output = invoke(cli_app, "clients", *args)
+    assert code != 0
+    assert message in output
+    assert config_file(cli_app).read_text() == before
+
+
+def test_list_clients_and_services(cli_app: Flask) -> None:
+    assert "ind-portal\tind-portaal-zakelijk\tclient_secret_basic" in invoke(cli_app, "clients", "list")[1]
+    assert "omgevingsloket\t2\tloa2plus" in invoke(cli_app, "services", "list")[1]
+    assert "valid" in invoke(cli_app, "services", "check")[1]
