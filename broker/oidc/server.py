@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from flask import Flask, Response, abort
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from flask import Flask, Response, abort, request
 
 from broker.oidc.client_auth import PrivateKeyJwt
 from broker.oidc.grants import CodeGrant, OpenIdCode, S256CodeChallenge
@@ -28,9 +29,27 @@ def authorization_server(app: Flask, provider: Provider) -> AuthorizationServer:
 class BearerProtector(ResourceProtector):
     """authlib's protector, its errors carried as ready responses so no error page replaces them."""
 
+    def parse_request_authorization(self, request: Any) -> tuple[Any, str]:
+        """The bearer token from the Authorization header, or from a form body (RFC 6750 §2.2).
+
+        OpenID Connect Core §5.3.1 allows either; a token sent both ways is refused (§2).
+        """
+        body_token = _form_token()
+        if body_token is None:
+            return super().parse_request_authorization(request)
+        if request.headers.get("Authorization"):
+            raise InvalidRequestError("the access token was sent in more than one way")
+        return self.get_token_validator("bearer"), body_token
+
     def raise_error_response(self, error: OAuth2Error) -> NoReturn:
         body = json.dumps(dict(error.get_body()))
         abort(Response(body, error.status_code, error.get_headers(), mimetype="application/json"))
+
+
+def _form_token() -> str | None:
+    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded":
+        return None
+    return request.form.get("access_token") or None
 
 
 def resource_protector(provider: Provider) -> ResourceProtector:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from broker import create_app
 from config import load_settings
 from tests.clients import SERVICES
 from tests.conftest import broker_environ
+from tests.web.browser import Form, parse_forms
 
 DEMO_SECRET = "a-demo-secret-that-is-long-enough-0123456789"
 
@@ -62,23 +62,8 @@ clients:
     thread.join()
 
 
-class _Form(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action, self.fields = "", {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "form" and not self.action:
-            self.action = values.get("action") or ""
-        if tag == "input" and values.get("type") == "hidden":
-            self.fields[values["name"]] = values.get("value") or ""
-
-
-def _form(html: str) -> _Form:
-    form = _Form()
-    form.feed(html)
-    return form
+def _form(html: str) -> Form:
+    return parse_forms(html)[0]
 
 
 def test_the_demo_portal_signs_in_and_shows_its_claims(base_url: str) -> None:

@@ -310,3 +310,18 @@ def test_userinfo_needs_a_valid_token(client: FlaskClient) -> None:
     assert missing.status_code == 401
     assert missing.headers["WWW-Authenticate"].lower().startswith("bearer")
     assert client.get("/oidc/userinfo", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_userinfo_takes_the_token_from_a_form_body_but_not_twice(client: FlaskClient) -> None:
+    portal = Portal(client, "ind-portal")
+    access_token = signed_in(portal)["access_token"]
+    by_form = client.post("/oidc/userinfo", data={"access_token": access_token})
+    assert by_form.status_code == 200
+    assert by_form.get_json()["kvk_number"]
+    both = client.post(
+        "/oidc/userinfo",
+        data={"access_token": access_token},
+        headers={"Authorization": f"Bearer {access_token}"},
+    )
+    assert both.status_code == 400
+    assert both.get_json()["error"] == "invalid_request"

@@ -30,10 +30,15 @@ class _FormParser(HTMLParser):
             self.forms[-1].fields[values["name"]] = values.get("value", "")
 
 
-def forms(page: TestResponse) -> list[Form]:
+def parse_forms(html: str) -> list[Form]:
+    """The forms of a page, with their hidden fields."""
     parser = _FormParser()
-    parser.feed(page.get_data(as_text=True))
+    parser.feed(html)
     return parser.forms
+
+
+def forms(page: TestResponse) -> list[Form]:
+    return parse_forms(page.get_data(as_text=True))
 
 
 def local(url: str) -> str:
