@@ -23,6 +23,7 @@ test: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/acs.py
+	$(BIN)/python bench/signin.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

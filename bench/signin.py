@@ -1,0 +1,426 @@
+"""Sign-in benchmark: whole sign-ins (authorize → simulator → ACS → token → userinfo) per second.
+
+Run from the repository root: `.venv/bin/python bench/signin.py`
+  options: --binding artifact|post (default artifact, what eHerkenning uses), --seconds 10,
+  --clients 12, --only inprocess|gunicorn, --db auto|postgres|sqlite, --profile N.
+
+Two setups, each after a warm-up:
+
+1. in-process: the Flask test client on one thread, SQLite in a temporary instance folder.
+   CPU per sign-in is this process's CPU time (the broker, the test client and the driver).
+2. gunicorn: `gunicorn --workers 2 wsgi:app` as a subprocess, driven by `--clients` threads, each
+   with its own `requests.Session`, for `--seconds`. The database is PostgreSQL (a dedicated
+   database `ehbench`, created afresh and dropped afterwards, on postgres@127.0.0.1:5432) when
+   it is reachable, else SQLite with a warning. CPU per sign-in is the workers' CPU time
+   (/proc/<pid>/stat); the load generator's and the rest of the machine's (PostgreSQL) are shown
+   beside it, since they share the same cores.
+
+`--profile N` instead profiles N in-process sign-ins with cProfile (wall clock) and prints the top
+costs per sign-in. The built-in simulator plays the HM inside the broker's processes (it signs and
+encrypts the answer and resolves the artifact in-process), so its share of the CPU, which a real HM
+carries, is in the figures; a real HM's mutual-TLS artifact resolution is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import logging
+import os
+import pstats
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Run as a script, only bench/ is on sys.path: the project's packages live in the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests
+import sqlalchemy
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from bench._signin_flow import (
+    ACS_TO_TOKEN,
+    CONFIG_YAML,
+    STEPS,
+    TOTAL,
+    FlowError,
+    RequestsHttp,
+    TestClientHttp,
+    sign_in,
+)
+from broker import create_app
+from config import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+PG_DATABASE = "ehbench"
+TARGET_RATE = 150.0
+TARGET_ACS_TO_TOKEN_MS = 10.0
+TICK = os.sysconf("SC_CLK_TCK")
+Timings = dict[str, float]
+
+
+@dataclass
+class Run:
+    """The sign-ins of one timed window."""
+
+    label: str
+    thread_cpu: str  # what the per-step CPU column measures
+    samples: list[Timings] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per consumer over the window
+    busy: float = 0.0  # the machine's busy fraction over the window (of all cores)
+
+
+# --- settings -------------------------------------------------------------------------------------
+
+
+def broker_environ(instance: Path, base_url: str, database_url: str, binding: str) -> dict[str, str]:
+    """The environment the app needs, with the bench's own config file (one service, one client)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    config = instance / "bench.yaml"
+    config.write_text(CONFIG_YAML)
+    return {
+        "BROKER_ENV": "test",
+        "BROKER_SIMULATOR": "1",
+        "BROKER_INSTANCE_PATH": str(instance),
+        "BROKER_BASE_URL": base_url,
+        "BROKER_CONFIG": str(config),
+        "BROKER_DATABASE_URL": database_url,
+        "BROKER_SAML_RESPONSE_BINDING": binding,
+    }
+
+
+@contextmanager
+def bench_database(choice: str, folder: Path) -> Iterator[str]:
+    """A fresh PostgreSQL database `ehbench` (dropped afterwards), or else an SQLite file."""
+    if choice != "sqlite":
+        try:
+            _recreate_pg_database()
+        except sqlalchemy.exc.OperationalError as error:
+            if choice == "postgres":
+                raise
+            print(f"WARNING: PostgreSQL at {PG_SERVER} is not reachable ({error.orig}); using SQLite")
+        else:
+            try:
+                yield f"{PG_SERVER}/{PG_DATABASE}"
+            finally:
+                _drop_pg_database()
+            return
+    yield f"sqlite:///{folder / 'bench.sqlite3'}"
+
+
+def _pg_admin(statement: str) -> None:
+    engine = sqlalchemy.create_engine(
+        f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text(statement))
+    finally:
+        engine.dispose()
+
+
+def _recreate_pg_database() -> None:
+    _drop_pg_database()
+    _pg_admin(f"CREATE DATABASE {PG_DATABASE}")
+
+
+def _drop_pg_database() -> None:
+    _pg_admin(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+
+
+# --- CPU accounting -----------------------------------------------------------------------------
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def machine_cpu() -> tuple[float, float]:
+    """Busy and total CPU seconds of the whole machine, from /proc/stat."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]
+    total = sum(ticks[:8])  # guest time is already counted in user
+    return (total - idle) / TICK, total / TICK
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used between `start` and `stop` by the named processes and the whole machine."""
+
+    pids: dict[str, list[int]]
+    before: dict[str, float] = field(default_factory=dict)
+
+    def read(self) -> dict[str, float]:
+        used = {name: sum(process_cpu(pid) for pid in pids) for name, pids in self.pids.items()}
+        used["bench"] = time.process_time()
+        used["machine busy"], used["machine total"] = machine_cpu()
+        return used
+
+    def start(self) -> None:
+        self.before = self.read()
+
+    def stop(self, run: Run) -> None:
+        after = self.read()
+        delta = {name: after[name] - self.before[name] for name in after}
+        total = delta.pop("machine total")
+        run.busy = delta["machine busy"] / total if total else 0.0
+        delta["rest of machine"] = delta.pop("machine busy") - sum(delta.values())
+        run.cpu = delta
+
+
+# --- in-process ---------------------------------------------------------------------------------
+
+
+def inprocess_client(tmp: Path, binding: str) -> FlaskClient:
+    """The app on SQLite in a temporary instance folder, migrated, and its test client."""
+    instance = tmp / "inprocess"
+    database = f"sqlite:///{instance / 'bench.sqlite3'}"
+    settings = load_settings(broker_environ(instance, "http://localhost", database, binding))
+    app = create_app(settings)
+    with app.app_context():
+        upgrade()
+    return app.test_client()
+
+
+def run_inprocess(tmp: Path, args: argparse.Namespace) -> Run:
+    http = TestClientHttp(inprocess_client(tmp, args.binding))
+    for _ in range(args.warm_up):
+        sign_in(http, args.binding)
+    run, meter = Run("in-process: Flask test client, 1 thread, SQLite", "broker + test client"), CpuMeter({})
+    meter.start()
+    start = time.perf_counter()
+    deadline = start + args.seconds
+    while time.perf_counter() < deadline:
+        _attempt(run, lambda: sign_in(http, args.binding))
+    run.seconds = time.perf_counter() - start
+    meter.stop(run)
+    return run
+
+
+def _attempt(run: Run, sign_in_once: Callable[[], Timings]) -> None:
+    try:
+        run.samples.append(sign_in_once())
+    except (FlowError, requests.RequestException, KeyError) as error:
+        run.errors.append(f"{type(error).__name__}: {error}")
+
+
+# --- gunicorn -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(environ: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`gunicorn --workers 2` on `wsgi:app`, migrated first; terminated on the way out."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("BROKER_")} | environ
+    migrate = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+    )
+    if migrate.returncode:
+        raise RuntimeError(f"flask db upgrade failed:\n{migrate.stderr.decode()[-3000:]}")
+    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+    with log.open("wb") as out:
+        server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_up(server, f"http://127.0.0.1:{port}", log)
+        yield server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_until_up(server: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            up = requests.get(f"{base_url}/.well-known/openid-configuration", timeout=2).ok
+            if up and len(children(server.pid)) >= 2:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not come up within 60 s:\n{log.read_text()[-3000:]}")
+
+
+def run_gunicorn(tmp: Path, args: argparse.Namespace) -> Run:
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with bench_database(args.db, tmp) as database:
+        environ = broker_environ(tmp / "gunicorn", base_url, database, args.binding)
+        with gunicorn(environ, port, tmp / "gunicorn.log") as server:
+            kind = "PostgreSQL" if database.startswith("postgresql") else "SQLite"
+            run = Run(f"gunicorn --workers 2, {args.clients} client threads, {kind}", "client only")
+            meter = CpuMeter({"gunicorn workers": children(server.pid), "gunicorn master": [server.pid]})
+            drive(run, meter, base_url, args)
+        if run.errors:
+            print(f"gunicorn's log ends with:\n{(tmp / 'gunicorn.log').read_text()[-2000:]}")
+    return run
+
+
+def drive(run: Run, meter: CpuMeter, base_url: str, args: argparse.Namespace) -> None:
+    """Warm up, then sign in from `args.clients` threads (a Session each) for `args.seconds`."""
+    local = threading.local()
+    lock = threading.Lock()
+
+    def once() -> Timings:
+        if not hasattr(local, "http"):
+            local.http = RequestsHttp(base_url)
+        return sign_in(local.http, args.binding)
+
+    def loop(deadline: float) -> None:
+        while time.perf_counter() < deadline:
+            mine = Run(run.label, run.thread_cpu)
+            _attempt(mine, once)
+            with lock:
+                run.samples += mine.samples
+                run.errors += mine.errors
+
+    with ThreadPoolExecutor(args.clients) as pool:
+        list(pool.map(lambda _: once(), range(max(args.warm_up, args.clients))))
+        meter.start()
+        start = time.perf_counter()
+        list(pool.map(loop, [start + args.seconds] * args.clients))
+        run.seconds = time.perf_counter() - start
+        meter.stop(run)
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def report(run: Run) -> None:
+    count = len(run.samples)
+    print(f"\n{run.label}: {count} sign-ins in {run.seconds:.1f} s, {len(run.errors)} errors")
+    for error in sorted(set(run.errors))[:5]:
+        print(f"  error: {error[:300]}")
+    if count < 2:
+        return
+    rate = count / run.seconds
+    print(f"  sign-ins/s: {rate:8.1f}    (target ≥ {TARGET_RATE:.0f}/s through gunicorn on 2 cores)")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"  machine busy: {100 * run.busy:.0f}% of {cores} cores")
+    for name, seconds in run.cpu.items():
+        print(f"  CPU ms per sign-in, {name:<17} {1000 * seconds / count:8.2f}")
+    print(f"  {'step':<12} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'CPU ms':>8}  (CPU: {run.thread_cpu})")
+    for step in (*STEPS, ACS_TO_TOKEN, TOTAL):
+        note = f"   (target p50 ≤ {TARGET_ACS_TO_TOKEN_MS:.0f} ms)" if step == ACS_TO_TOKEN else ""
+        print(f"  {step:<12} " + " ".join(f"{v:8.2f}" for v in _figures(run, step)) + note)
+
+
+def _figures(run: Run, step: str) -> list[float]:
+    """p50, p99 and mean wall time, and mean CPU time of the driving thread, in ms."""
+    times = [sample[step] for sample in run.samples]
+    cuts = statistics.quantiles(times, n=100)
+    cpu = statistics.fmean(sample[f"cpu {step}"] for sample in run.samples)
+    return [1000 * value for value in (cuts[49], cuts[98], statistics.fmean(times), cpu)]
+
+
+# --- profile ------------------------------------------------------------------------------------
+
+
+def profile(tmp: Path, args: argparse.Namespace) -> None:
+    """cProfile of `args.profile` in-process sign-ins after warm-up; the top costs per sign-in."""
+    http = TestClientHttp(inprocess_client(tmp, args.binding))
+    for _ in range(args.warm_up):
+        sign_in(http, args.binding)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(args.profile):
+        sign_in(http, args.binding)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    print("cProfile's own overhead inflates pure-Python code (SQLAlchemy, authlib) more than C code")
+    for key, title in ((3, "cumulative"), (2, "own (tottime)")):
+        _print_top(stats, key, title, args.profile)
+
+
+def _print_top(stats: pstats.Stats, key: int, title: str, runs: int, limit: int = 40) -> None:
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][key], reverse=True)[:limit]
+    print(f"\nTop {limit} by {title} time, per sign-in ({runs} sign-ins profiled):")
+    print(f"{'cum ms':>8} {'own ms':>8} {'calls':>7}  function")
+    for (file, line, name), (_, calls, own, cumulative, _) in rows:
+        figures = f"{1000 * cumulative / runs:8.2f} {1000 * own / runs:8.2f} {calls / runs:7.1f}"
+        print(f"{figures}  {name} {_short(file)}:{line}")
+
+
+def _short(file: str) -> str:
+    for marker in ("site-packages/", str(ROOT) + "/"):
+        if marker in file:
+            return file.split(marker, 1)[1]
+    return file
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--binding", choices=("artifact", "post"), default="artifact")
+    parser.add_argument("--seconds", type=float, default=10.0, help="timed window per setup")
+    parser.add_argument("--warm-up", type=int, default=20, help="untimed sign-ins first")
+    parser.add_argument("--clients", type=int, default=12, help="concurrent clients against gunicorn")
+    parser.add_argument("--only", choices=("inprocess", "gunicorn"))
+    parser.add_argument("--db", choices=("auto", "postgres", "sqlite"), default="auto")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N sign-ins instead")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
+    # Any log lines of the in-process app go to a file, not over the figures.
+    with tempfile.TemporaryDirectory(prefix="eh-bench-") as folder:
+        tmp = Path(folder)
+        logging.basicConfig(filename=tmp / "inprocess.log", level=logging.INFO)
+        if args.profile:
+            profile(tmp, args)
+            return
+        print(f"Whole sign-ins, {args.binding} binding; warm-up {args.warm_up}, window {args.seconds:.0f} s")
+        if args.only in (None, "inprocess"):
+            report(run_inprocess(tmp, args))
+        if args.only in (None, "gunicorn"):
+            report(run_gunicorn(tmp, args))
+
+
+if __name__ == "__main__":
+    main()
