@@ -76,7 +76,10 @@ class Upstream:
     def start(
         self, service: Service, purpose: str, minimum_level: LevelOfAssurance | None = None
     ) -> OutgoingRequest:
-        """Store a new request for `service` and build the AuthnRequest that carries it."""
+        """Add a new request for `service` to the session and build the AuthnRequest that carries it.
+
+        The caller commits, together with whatever the request belongs to.
+        """
         now = self.clock()
         level = max(
             minimum_level or LevelOfAssurance(service.minimum_loa), LevelOfAssurance(service.minimum_loa)
@@ -94,7 +97,6 @@ class Upstream:
                 expires_at=now + self.settings.request_lifetime,
             )
         )
-        db.session.commit()
         sealed = relay_state.seal(reference, self.secret)
         return outgoing_request(self.settings, self.idp, service, sealed, now, request_id)
 

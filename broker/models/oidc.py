@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.extensions import db
@@ -33,6 +33,8 @@ class AuthorizationCode(db.Model):
     """A code handed to a client: single use, short-lived, bound to everything the request named."""
 
     __tablename__ = "authorization_code"
+    # A replayed nonce is looked up by client and nonce on every authorization.
+    __table_args__ = (Index("ix_authorization_code_client_nonce", "client_id", "nonce"),)
 
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64))

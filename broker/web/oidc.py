@@ -157,7 +157,12 @@ def complete(outcome: Answer | Refusal) -> BaseResponse | tuple[str, int]:
     if isinstance(decision, Refused):
         return _deny(oauth_request, redirect_uri, decision.detail)
     user = SignedIn(sign_in_claims(decision, client.get_client_id(), state.provider.settings.subject_salt))
-    return server.create_authorization_response(request=oauth_request, grant_user=user, grant=grant)
+    # Validated above: issue the code without authlib validating the request a second time.
+    try:
+        return server.handle_response(*grant.create_authorization_response(redirect_uri, user))
+    except OAuth2Error as error:
+        error.state = oauth_request.payload.state
+        return _refuse(error)
 
 
 def _deny(oauth_request: StoredAuthorizationRequest, redirect_uri: str, description: str) -> BaseResponse:

@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
+from broker.extensions import db
 from broker.runtime import runtime
 from broker.upstream import Refusal
 from broker.web import oidc
@@ -63,7 +64,9 @@ def test_login() -> str | BaseResponse:
     service = settings.service(slug)
     if service is None:
         abort(404)
-    return hand_off(runtime().upstream.start(service, TEST_LOGIN))
+    outgoing = runtime().upstream.start(service, TEST_LOGIN)
+    db.session.commit()
+    return hand_off(outgoing)
 
 
 def _development() -> bool:
