@@ -17,7 +17,7 @@ from broker.oidc.server import authorization_server, resource_protector
 from broker.runtime import BrokerRuntime
 from broker.upstream import Clock, Upstream
 from broker.web import demo as demo_views
-from broker.web import errors
+from broker.web import errors, i18n
 from broker.web import oidc as oidc_views
 from broker.web import saml as saml_views
 from broker.web import simulator as simulator_views
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         protector=resource_protector(provider),
     )
 
+    i18n.init_app(app)
     errors.init_app(app)
     app.register_blueprint(saml_views.bp)
     app.register_blueprint(oidc_views.bp)

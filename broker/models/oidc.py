@@ -24,7 +24,6 @@ class PendingAuthorization(db.Model):
     # The request's parameters as the client sent them; replayed into authlib after the ACS.
     parameters: Mapped[dict[str, str]] = mapped_column(JSON)
     saml_request_id: Mapped[str] = mapped_column(ForeignKey("saml_request.id"), unique=True)
-    ui_locale: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 

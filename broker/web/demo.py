@@ -14,6 +14,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -37,7 +38,10 @@ def login() -> BaseResponse:
     provider = runtime().provider
     verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
     uri, state = _session().create_authorization_url(
-        provider.endpoint("/oidc/authorize"), nonce=nonce, code_verifier=verifier, ui_locales="nl"
+        provider.endpoint("/oidc/authorize"),
+        nonce=nonce,
+        code_verifier=verifier,
+        ui_locales=str(get_locale()),
     )
     session["demo"] = {"state": state, "nonce": nonce, "verifier": verifier}
     return redirect(uri)

@@ -16,6 +16,5 @@ def hand_off(outgoing: OutgoingRequest) -> str | BaseResponse:
         "post_form.html",
         action=outgoing.url,
         fields=outgoing.fields,
-        destination_nl="uw eHerkenningsmakelaar",
-        destination_en="your eHerkenning broker",
+        destination="hm",
     )

@@ -98,7 +98,6 @@ def authorize() -> BaseResponse | tuple[str, int]:
             client_id=client.get_client_id(),
             parameters=request.values.to_dict(),
             saml_request_id=outgoing.request_id,
-            ui_locale=_locale(request.values.get("ui_locales")),
             created_at=now,
             expires_at=now + state.provider.settings.authorization_lifetime,
         )
@@ -185,10 +184,6 @@ def _service(state: BrokerRuntime, client: OidcClient) -> Service:
     service = state.settings.saml.service(client.config.service)
     assert service is not None  # config.clients checks every client's service exists
     return service
-
-
-def _locale(ui_locales: str | None) -> str:
-    return next((tag[:2] for tag in (ui_locales or "").split() if tag[:2] in {"nl", "en"}), "nl")
 
 
 def _summary(decision: Decision) -> str:

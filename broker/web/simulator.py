@@ -149,8 +149,7 @@ def _answer(received: ReceivedRequest, scenario: Scenario) -> str | BaseResponse
         "post_form.html",
         action=delivery.acs_url,
         fields=delivery.fields,
-        destination_nl="de dienst",
-        destination_en="the service",
+        destination="service",
     )
 
 

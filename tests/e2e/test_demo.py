@@ -68,7 +68,8 @@ def _form(html: str) -> Form:
 
 def test_the_demo_portal_signs_in_and_shows_its_claims(base_url: str) -> None:
     with requests.Session() as browser:
-        assert "Sign in with eHerkenning" in browser.get(f"{base_url}/demo/", timeout=10).text
+        assert "Inloggen met eHerkenning" in browser.get(f"{base_url}/demo/", timeout=10).text
+        assert "Sign in with eHerkenning" in browser.get(f"{base_url}/demo/?lang=en", timeout=10).text
         hand_off = browser.get(f"{base_url}/demo/login", timeout=10)
         assert hand_off.status_code == 200
         to_hm = _form(hand_off.text)

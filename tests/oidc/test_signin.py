@@ -325,3 +325,10 @@ def test_userinfo_takes_the_token_from_a_form_body_but_not_twice(client: FlaskCl
     )
     assert both.status_code == 400
     assert both.get_json()["error"] == "invalid_request"
+
+
+def test_ui_locales_sets_the_language_of_the_hand_off(client: FlaskClient) -> None:
+    english = Portal(client, "ind-portal").authorize(ui_locales="en-GB en")
+    assert "You are being sent on to your eHerkenning broker." in english.get_data(as_text=True)
+    dutch = Portal(client, "ind-portal").authorize(ui_locales="nl")
+    assert "U wordt doorgestuurd" in dutch.get_data(as_text=True)

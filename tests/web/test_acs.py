@@ -273,3 +273,20 @@ def test_a_redirect_request_with_a_broken_signature_is_refused_by_the_hm(
     page = redirect_client.get(f"{location.path}?{tampered}&action=login")
     assert page.status_code == 400
     assert refusal_code(page) == "signature_invalid"
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "expected"),
+    [
+        ("", {}, "U wordt doorgestuurd naar uw eHerkenningsmakelaar."),
+        ("&lang=en", {}, "You are being sent on to your eHerkenning broker."),
+        ("", {"Accept-Language": "en-GB,en;q=0.9"}, "You are being sent on to your eHerkenning broker."),
+        ("&lang=nl", {"Accept-Language": "en"}, "U wordt doorgestuurd naar uw eHerkenningsmakelaar."),
+    ],
+)
+def test_the_hand_off_speaks_the_users_language(
+    client: FlaskClient, query: str, headers: dict[str, str], expected: str
+) -> None:
+    page = client.get(f"/saml/test-login?service={IND}{query}", headers=headers)
+    assert expected in page.get_data(as_text=True)
+    assert f'<html lang="{"en" if "You" in expected else "nl"}">' in page.get_data(as_text=True)

@@ -1,0 +1,25 @@
+"""The language of the broker's pages: Dutch by default, English on request (Flask-Babel)."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_babel import Babel, get_locale
+
+LANGUAGES = ("nl", "en")
+
+
+def select_locale() -> str:
+    """`lang` in the query, then the client's `ui_locales` (OIDC Core §3.1.2.1), then the browser's."""
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    # The query only: reading a form here would parse (and maybe refuse) the body a second time.
+    for tag in request.args.get("ui_locales", "").split():
+        if tag[:2] in LANGUAGES:
+            return tag[:2]
+    return request.accept_languages.best_match(LANGUAGES) or LANGUAGES[0]
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale, default_locale="nl")
+    app.jinja_env.globals["get_locale"] = get_locale
