@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 from flask import Flask, Response, request
+from sqlalchemy import event
 
 from broker import cli
 from broker.extensions import db, migrate
@@ -49,6 +51,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     _configure_logging(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
+    if settings.database_url.startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
 
     simulator = simulator_views.simulator_hm(settings) if settings.simulator else None
     idp = _identity_provider(settings, simulator, clock())
@@ -75,6 +80,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     cli.init_app(app)
     app.after_request(_security_headers)
     return app
+
+
+def _sqlite_pragmas(connection: sqlite3.Connection, _record: object) -> None:
+    # WAL lets several workers read while one writes; NORMAL syncs at checkpoints, not every commit.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
 
 
 def _utc_now() -> datetime:
