@@ -88,6 +88,8 @@ def _sqlite_pragmas(connection: sqlite3.Connection, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # As PostgreSQL does: a row may not point at one that is not there.
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 

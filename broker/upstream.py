@@ -97,6 +97,8 @@ class Upstream:
                 expires_at=now + self.settings.request_lifetime,
             )
         )
+        # Written now, so rows that point at it (a pending authorization) may follow.
+        db.session.flush()
         sealed = relay_state.seal(reference, self.secret)
         return outgoing_request(self.settings, self.idp, service, sealed, now, request_id)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -56,6 +58,21 @@ def broker_environ(instance: Path, **overrides: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return load_settings(broker_environ(tmp_path_factory.mktemp("instance")))
+
+
+POSTGRES_URL = os.environ.get("BROKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def postgres_url() -> str:
+    """The test PostgreSQL database's URL; skips the calling test, saying why, when it is not reachable."""
+    try:
+        engine = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except sqlalchemy.exc.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(exc.orig).__name__})")
+    return POSTGRES_URL
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy
 from flask import Flask
 from flask_migrate import upgrade
 
@@ -17,19 +15,7 @@ from broker import create_app, models
 from broker.extensions import db
 from config import Settings
 from saml.errors import Reason, SamlError
-
-POSTGRES_URL = os.environ.get("BROKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _postgres_reachable() -> str | None:
-    try:
-        engine = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
-        engine.dispose()
-    except sqlalchemy.exc.OperationalError as exc:
-        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(exc.orig).__name__})"
-    return None
+from tests.conftest import postgres_url
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -37,10 +23,7 @@ def store_app(request: pytest.FixtureRequest, settings: Settings, app: Flask) ->
     if request.param == "sqlite":
         yield app
         return
-    why = _postgres_reachable()
-    if why:
-        pytest.skip(why)
-    pg_app = create_app(dataclasses.replace(settings, database_url=POSTGRES_URL))
+    pg_app = create_app(dataclasses.replace(settings, database_url=postgres_url()))
     with pg_app.app_context():
         upgrade()
     yield pg_app

@@ -63,6 +63,7 @@ def upgrade():
     sa.Column('client_id', sa.String(length=64), nullable=False),
     sa.Column('parameters', sa.JSON(), nullable=False),
     sa.Column('saml_request_id', sa.String(length=64), nullable=False),
+    sa.Column('ui_locale', sa.String(length=8), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('expires_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['saml_request_id'], ['saml_request.id'], ),

@@ -1,0 +1,38 @@
+"""The whole sign-in on PostgreSQL, which enforces what SQLite lets pass unless told (foreign keys, types)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+
+from broker import create_app
+from broker.extensions import db
+from config import Settings
+from tests.conftest import MovableClock, postgres_url
+from tests.oidc.portal import Portal, redirect_parameters
+
+
+@pytest.fixture(scope="module")
+def pg_client(settings: Settings, clock: MovableClock) -> Iterator[FlaskClient]:
+    app: Flask = create_app(dataclasses.replace(settings, database_url=postgres_url()), clock)
+    with app.app_context():
+        upgrade()
+    yield app.test_client()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("binding", ["artifact", "post"])
+def test_a_whole_sign_in_on_postgresql(pg_client: FlaskClient, binding: str) -> None:
+    portal = Portal(pg_client, "ind-portal")
+    code = redirect_parameters(portal.sign_in(binding=binding, mandate="representative"))["code"]
+    tokens = portal.token(code).get_json()
+    assert portal.verify(tokens["id_token"])["mandate"]["kind"] == "representative"
+    assert portal.userinfo(tokens["access_token"]).status_code == 200
+    assert portal.token(code).get_json()["error"] == "invalid_grant"
+    assert portal.userinfo(tokens["access_token"]).status_code == 401
