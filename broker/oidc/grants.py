@@ -103,7 +103,7 @@ class CodeGrant(AuthorizationCodeGrant):
             )
             .values(used_at=now)
         )
-        db.session.commit()
+        # Not committed here: the claim commits with the token it issues (the row stays locked).
         row = db.session.get(AuthorizationCode, code_hash)
         if claimed.rowcount == 1 and row is not None:
             return StoredCode(row)

@@ -130,8 +130,16 @@ def complete(outcome: Answer | Refusal) -> BaseResponse | tuple[str, int]:
     )
     if pending is None or pending.expires_at <= state.upstream.clock():
         raise SamlError(Reason.REQUEST_UNKNOWN, "no pending authorization for this sign-in")
+    # Used up in the same transaction that stores the code, or the refusal.
     db.session.delete(pending)
+    response = _answer_client(state, pending, outcome)
     db.session.commit()
+    return response
+
+
+def _answer_client(
+    state: BrokerRuntime, pending: PendingAuthorization, outcome: Answer | Refusal
+) -> BaseResponse | tuple[str, int]:
     oauth_request = StoredAuthorizationRequest(state.provider.endpoint("/oidc/authorize"), pending.parameters)
     server = state.authorization
     grant = server.get_authorization_grant(oauth_request)
