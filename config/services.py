@@ -12,6 +12,8 @@ import yaml
 from config.settings import ConfigError, Service
 
 _LEVELS = ("loa2", "loa2plus", "loa3", "loa4")
+# The mandate kinds a service can admit (recognised sponsors come with their register).
+_MANDATES = ("own_company", "representative")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -76,6 +78,9 @@ def _service(path: Path, n: int, entry: Any) -> Service:
     names = field("name")
     if not isinstance(names, dict) or not names.get("nl") or not names.get("en"):
         raise ConfigError(f"{where}: field 'name' must give both 'nl' and 'en'")
+    mandates = entry.get("mandates", list(_MANDATES))
+    if not isinstance(mandates, list) or not mandates or not set(mandates) <= set(_MANDATES):
+        raise ConfigError(f"{where}: field 'mandates' must list one or more of {', '.join(_MANDATES)}")
     return Service(
         slug=slug,
         uuid=service_uuid,
@@ -83,6 +88,7 @@ def _service(path: Path, n: int, entry: Any) -> Service:
         minimum_loa=level,
         name_nl=str(names["nl"]),
         name_en=str(names["en"]),
+        mandates=tuple(str(m) for m in mandates),
     )
 
 

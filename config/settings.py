@@ -63,6 +63,7 @@ class Service:
     minimum_loa: str
     name_nl: str
     name_en: str
+    mandates: tuple[str, ...] = ("own_company", "representative")
 
 
 @dataclass(frozen=True)

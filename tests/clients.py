@@ -26,6 +26,12 @@ services:
     index: 2
     minimum_loa: loa2plus
     name: {nl: Omgevingsloket, en: Environment desk}
+  - slug: own-company-only
+    uuid: 9c1e4b7a-3d2f-4a6b-8e5c-1f0a2b3c4d03
+    index: 3
+    minimum_loa: loa3
+    mandates: [own_company]
+    name: {nl: Alleen eigen organisatie, en: Own company only}
 """
 
 CLIENTS = f"""
@@ -46,6 +52,10 @@ clients:
     redirect_uris: [{REDIRECT}]
     token_endpoint_auth_method: private_key_jwt
     jwks_file: portal-jwks.json
+  - client_id: own-only
+    service: own-company-only
+    redirect_uris: [{REDIRECT}]
+    secret: {SECRET}
   - client_id: olo-public
     service: omgevingsloket
     redirect_uris: [{REDIRECT}]

@@ -115,6 +115,7 @@ def test_the_next_key_needs_a_time_zone(tmp_path: Path) -> None:
         (f"services:{SERVICE}{SERVICE}", r"field 'slug' repeats 'permits'"),
         (f"services:{SERVICE.replace('    minimum_loa: loa3', '')}", "field 'minimum_loa' is missing"),
         ("services: [", "cannot read configuration"),
+        (f"services:{SERVICE}    mandates: [everyone]\n", "field 'mandates' must list"),
     ],
 )
 def test_an_invalid_configuration_file_names_file_entry_and_field(

@@ -12,7 +12,7 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from broker.decide import Decision, Refused, ServicePolicy, decide
+from broker.decide import Decision, MandateKind, Refused, ServicePolicy, decide
 from broker.extensions import db
 from broker.models import PendingAuthorization
 from broker.oidc.authorization import StoredAuthorizationRequest, requested_level
@@ -155,6 +155,7 @@ def _answer_client(
         service_uuid=service.uuid,
         service_id=state.settings.saml.service_id(service),
         minimum_level=LevelOfAssurance(service.minimum_loa),
+        mandates=frozenset(MandateKind(kind) for kind in service.mandates),
     )
     required = requested_level(pending.parameters.get("acr_values"), service)
     decision = decide(outcome.validated.identity, policy, required)

@@ -332,3 +332,12 @@ def test_ui_locales_sets_the_language_of_the_hand_off(client: FlaskClient) -> No
     assert "You are being sent on to your eHerkenning broker." in english.get_data(as_text=True)
     dutch = Portal(client, "ind-portal").authorize(ui_locales="nl")
     assert "U wordt doorgestuurd" in dutch.get_data(as_text=True)
+
+
+def test_a_mandate_kind_the_service_does_not_admit_is_refused(client: FlaskClient) -> None:
+    own = Portal(client, "own-only")
+    assert "code" in redirect_parameters(own.sign_in(mandate="own"))
+    representative = Portal(client, "own-only")
+    params = redirect_parameters(representative.sign_in(mandate="representative"))
+    assert params["error"] == "access_denied"
+    assert "representative" in params["error_description"]
