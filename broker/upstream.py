@@ -111,20 +111,22 @@ class Upstream:
         now = self.clock()
         reference = relay_state.unseal(values.get("RelayState"), self.secret)
         pending = models.pending_request(reference, now)
+        # Read now: resolving an artifact or consuming commits, which would reload the row.
+        request_id, purpose = pending.id, pending.purpose
         service = self.settings.service(pending.service_slug)
         if service is None:
             raise SamlError(Reason.REQUEST_UNKNOWN, "the request's service is no longer configured")
-        expected = Expected(pending.id, service, LevelOfAssurance(pending.minimum_level))
+        expected = Expected(request_id, service, LevelOfAssurance(pending.minimum_level))
         try:
             validated = validate_response(self._response(values, now), self.settings, self.idp, expected, now)
         except SamlError as error:
             if not isinstance(error, StatusError) and error.reason not in FINAL_REASONS:
                 raise
             # The HM has given its one answer to this request: it cannot be answered again.
-            models.consume(pending, now, None, None, None)
-            return Refusal(pending.purpose, pending.id, error)
-        models.consume(pending, now, self.idp.entity_id, validated.assertion_id, validated.remember_until)
-        return Answer(pending.purpose, pending.id, service, validated)
+            models.consume(request_id, now, None, None, None)
+            return Refusal(purpose, request_id, error)
+        models.consume(request_id, now, self.idp.entity_id, validated.assertion_id, validated.remember_until)
+        return Answer(purpose, request_id, service, validated)
 
     def _response(self, values: Mapping[str, str], now: datetime) -> etree._Element:
         if values.get("SAMLart"):

@@ -51,11 +51,13 @@ def test_a_request_is_answered_once(store_app):
         db.session.commit()
         found = models.pending_request(pending.reference, now)
         assert found.expires_at == pending.expires_at
-        models.consume(found, now, "https://hm.test", f"_{secrets.token_hex(8)}", now + timedelta(minutes=5))
+        models.consume(
+            found.id, now, "https://hm.test", f"_{secrets.token_hex(8)}", now + timedelta(minutes=5)
+        )
         with pytest.raises(SamlError) as second:
             models.pending_request(pending.reference, now)
         with pytest.raises(SamlError) as claimed:
-            models.consume(found, now, None, None, None)
+            models.consume(found.id, now, None, None, None)
     assert second.value.reason is Reason.REQUEST_USED
     assert claimed.value.reason is Reason.REQUEST_USED
 
@@ -67,9 +69,9 @@ def test_an_assertion_id_is_accepted_once_across_requests(store_app):
         first, second = _request(now), _request(now)
         db.session.add_all([first, second])
         db.session.commit()
-        models.consume(first, now, "https://hm.test", assertion_id, now + timedelta(minutes=5))
+        models.consume(first.id, now, "https://hm.test", assertion_id, now + timedelta(minutes=5))
         with pytest.raises(SamlError) as replay:
-            models.consume(second, now, "https://hm.test", assertion_id, now + timedelta(minutes=5))
+            models.consume(second.id, now, "https://hm.test", assertion_id, now + timedelta(minutes=5))
         # The refused replay did not use up the second request.
         assert models.pending_request(second.reference, now).consumed_at is None
     assert replay.value.reason is Reason.ASSERTION_REPLAYED

@@ -62,16 +62,16 @@ def pending_request(reference: str, now: datetime) -> SamlRequest:
 
 
 def consume(
-    request: SamlRequest,
+    request_id: str,
     now: datetime,
     issuer: str | None,
     assertion_id: str | None,
     remember_until: datetime | None,
 ) -> None:
-    """Mark `request` answered and remember the assertion, atomically; refuse a second use."""
+    """Mark the request answered and remember the assertion, atomically; refuse a second use."""
     claimed = db.session.execute(
         update(SamlRequest)
-        .where(SamlRequest.id == request.id, SamlRequest.consumed_at.is_(None))
+        .where(SamlRequest.id == request_id, SamlRequest.consumed_at.is_(None))
         .values(consumed_at=now)
     )
     if claimed.rowcount != 1:
