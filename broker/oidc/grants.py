@@ -27,35 +27,47 @@ from broker.oidc.user import SignedIn
 
 @dataclass(frozen=True)
 class StoredCode(AuthorizationCodeMixin):
-    """A claimed authorization code, as authlib reads it."""
+    """A claimed authorization code, as authlib reads it: plain values, so no commit reloads it."""
 
-    row: AuthorizationCode
+    code_hash: str
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    auth_time: int
+    claims: dict[str, Any]
+    code_challenge: str | None
+    code_challenge_method: str | None
+
+    @classmethod
+    def of(cls, row: AuthorizationCode) -> StoredCode:
+        return cls(
+            row.code_hash,
+            row.redirect_uri,
+            row.scope,
+            row.nonce,
+            int(row.auth_time.timestamp()),
+            dict(row.claims),
+            row.code_challenge,
+            row.code_challenge_method,
+        )
 
     def get_redirect_uri(self) -> str:
-        return self.row.redirect_uri
+        return self.redirect_uri
 
     def get_scope(self) -> str:
-        return self.row.scope
+        return self.scope
 
     def get_nonce(self) -> str | None:
-        return self.row.nonce
+        return self.nonce
 
     def get_auth_time(self) -> int:
-        return int(self.row.auth_time.timestamp())
+        return self.auth_time
 
     def get_acr(self) -> str:
-        return str(self.row.claims["acr"])
+        return str(self.claims["acr"])
 
     def get_amr(self) -> None:
         return None
-
-    @property
-    def code_challenge(self) -> str | None:
-        return self.row.code_challenge
-
-    @property
-    def code_challenge_method(self) -> str | None:
-        return self.row.code_challenge_method
 
 
 class CodeGrant(AuthorizationCodeGrant):
@@ -106,7 +118,7 @@ class CodeGrant(AuthorizationCodeGrant):
         # Not committed here: the claim commits with the token it issues (the row stays locked).
         row = db.session.get(AuthorizationCode, code_hash)
         if claimed.rowcount == 1 and row is not None:
-            return StoredCode(row)
+            return StoredCode.of(row)
         if claimed.rowcount == 0 and row is not None and row.used_at is not None:
             # A second use means the code leaked: revoke what the first use issued (RFC 6749 §4.1.2).
             revoke_tokens_of(code_hash, now)
@@ -116,7 +128,7 @@ class CodeGrant(AuthorizationCodeGrant):
         """Nothing left to do: `query_authorization_code` marked the code used when it claimed it."""
 
     def authenticate_user(self, authorization_code: StoredCode) -> SignedIn:
-        return SignedIn(dict(authorization_code.row.claims))
+        return SignedIn(dict(authorization_code.claims))
 
 
 def revoke_tokens_of(code_hash: str, now: datetime) -> None:

@@ -76,7 +76,7 @@ class TokenIssuer:
 
 
 def digest_of_code(request: OAuth2Request) -> str:
-    return request.authorization_code.row.code_hash
+    return request.authorization_code.code_hash
 
 
 @dataclass(frozen=True)
