@@ -18,11 +18,12 @@ from broker.extensions import db
 from config import SamlSettings, Service
 from saml import relay_state
 from saml.artifact import Transport, parse_artifact, resolve
-from saml.authn_request import OutgoingRequest, new_request_id, outgoing_request
+from saml.authn_request import OutgoingRequest, outgoing_request
 from saml.errors import Reason, SamlError, StatusError
 from saml.hm_metadata import IdentityProvider
 from saml.loa import LevelOfAssurance
 from saml.response import Expected, ValidatedResponse, decode_post_response, validate_response
+from saml.xml import new_id
 
 Clock = Callable[[], datetime]
 
@@ -58,7 +59,7 @@ class Upstream:
     transport: Transport
     clock: Clock
     secret: bytes
-    new_id: Callable[[], str] = new_request_id
+    new_id: Callable[[], str] = new_id
 
     @classmethod
     def create(

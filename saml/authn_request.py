@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
@@ -15,7 +14,7 @@ from onelogin.saml2.utils import OneLogin_Saml2_Utils
 from config import Binding, SamlSettings, Service
 from saml import signature
 from saml.hm_metadata import IdentityProvider
-from saml.xml import NS, format_instant
+from saml.xml import NS, format_instant, new_id
 
 _SAMLP = ElementMaker(namespace=NS["samlp"], nsmap={"samlp": NS["samlp"], "saml": NS["saml"]})
 _SAML = ElementMaker(namespace=NS["saml"])
@@ -32,11 +31,6 @@ class OutgoingRequest:
     method: str
     url: str
     fields: dict[str, str]
-
-
-def new_request_id() -> str:
-    """An xs:ID that starts with a letter or underscore and carries 128 random bits."""
-    return f"_{secrets.token_hex(16)}"
 
 
 def authn_request(
@@ -68,7 +62,7 @@ def outgoing_request(
     request_id: str | None = None,
 ) -> OutgoingRequest:
     """A signed AuthnRequest for `service`, bound as the settings ask (POST or Redirect)."""
-    request_id = request_id or new_request_id()
+    request_id = request_id or new_id()
     element = authn_request(settings, idp, service, request_id, now)
     key = settings.keys_at(now)[0]
     destination = idp.sso_urls[settings.request_binding]

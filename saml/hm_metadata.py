@@ -32,8 +32,12 @@ class IdentityProvider:
 
     @property
     def source_id(self) -> bytes:
-        """The SourceID in artifacts this HM issues: SHA-1 of its entityID (saml-bindings §3.6.4)."""
-        return hashlib.sha1(self.entity_id.encode("utf-8"), usedforsecurity=False).digest()
+        return source_id(self.entity_id)
+
+
+def source_id(entity_id: str) -> bytes:
+    """The SourceID in artifacts an HM issues: SHA-1 of its entityID (saml-bindings §3.6.4)."""
+    return hashlib.sha1(entity_id.encode("utf-8"), usedforsecurity=False).digest()
 
 
 def parse_metadata(

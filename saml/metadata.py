@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
 
 from lxml import etree
@@ -11,7 +10,7 @@ from lxml.builder import ElementMaker
 from config import Binding, KeyPair, SamlSettings
 from saml import signature
 from saml.keys import certificate_base64, key_name
-from saml.xml import NS, format_instant
+from saml.xml import NS, format_instant, new_id
 
 _MD = ElementMaker(namespace=NS["md"], nsmap={"md": NS["md"], "ds": NS["ds"]})
 _DS = ElementMaker(namespace=NS["ds"])
@@ -47,7 +46,7 @@ def sp_metadata(settings: SamlSettings, now: datetime) -> bytes:
     )
     entity = _MD.EntityDescriptor(
         spsso,
-        ID=f"_{secrets.token_hex(16)}",
+        ID=new_id(),
         entityID=settings.entity_id,
         validUntil=format_instant(now + VALIDITY),
     )

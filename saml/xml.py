@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import UTC, datetime
 
 from lxml import etree
@@ -23,6 +24,11 @@ NS = {
     "mdui": "urn:oasis:names:tc:SAML:metadata:ui",
     "esc": "urn:etoegang:1.13:service-catalog",
 }
+
+
+def new_id() -> str:
+    """An xs:ID for a message or element: starts with an underscore, carries 128 random bits."""
+    return f"_{secrets.token_hex(16)}"
 
 
 def qname(prefix: str, local: str) -> str:

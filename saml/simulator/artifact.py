@@ -15,13 +15,12 @@ from lxml.builder import ElementMaker
 
 from saml import signature
 from saml.artifact import encode_artifact, parse_artifact
-from saml.authn_request import new_request_id
 from saml.errors import Reason, SamlError
 from saml.simulator.assertion_parts import SAML
 from saml.simulator.hm import SimulatorHm
 from saml.simulator.service_provider import ServiceProvider
 from saml.simulator.status import SUCCESS
-from saml.xml import NS, format_instant, parse, qname, required_child, text
+from saml.xml import NS, format_instant, new_id, parse, qname, required_child, text
 
 MAX_BYTES = 64 * 1024
 _SOAP = ElementMaker(namespace=NS["soap"], nsmap={"soap11": NS["soap"]})
@@ -53,7 +52,7 @@ def answer_artifact_resolve(
     answer = _SAMLP.ArtifactResponse(
         SAML.Issuer(hm.entity_id),
         SUCCESS.element(),
-        ID=new_request_id(),
+        ID=new_id(),
         InResponseTo=resolve.get("ID", ""),
         Version="2.0",
         IssueInstant=format_instant(now),

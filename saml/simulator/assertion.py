@@ -7,7 +7,6 @@ from datetime import datetime
 
 from lxml import etree
 
-from saml.authn_request import new_request_id
 from saml.errors import Reason, SamlError
 from saml.simulator import assertion_parts as parts
 from saml.simulator.advice import AdviceContext, advice
@@ -18,7 +17,7 @@ from saml.simulator.hm import SimulatorHm
 from saml.simulator.scenario import Scenario
 from saml.simulator.service_provider import ServiceProvider
 from saml.simulator.shape import DEFAULT_SHAPE, Shape
-from saml.xml import qname
+from saml.xml import new_id, qname
 
 
 def pseudonym(hm: SimulatorHm, sp: ServiceProvider, scenario: Scenario) -> str:
@@ -61,7 +60,7 @@ def _subject(acting: str, shape: Shape) -> tuple[str, str]:
     # Beside encrypted identifiers a transient NameID, so the pseudonym never travels in clear;
     # beside plain ones the pseudonym itself, as the HMs that send plain attributes do.
     if shape.encrypt_ids:
-        return new_request_id(), parts.TRANSIENT
+        return new_id(), parts.TRANSIENT
     return acting, parts.UNSPECIFIED
 
 

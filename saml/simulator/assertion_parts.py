@@ -7,9 +7,8 @@ from datetime import datetime, timedelta
 from lxml import etree
 from lxml.builder import ElementMaker
 
-from saml.authn_request import new_request_id
 from saml.simulator.authn_request import ReceivedRequest
-from saml.xml import NS, format_instant
+from saml.xml import NS, format_instant, new_id
 
 SAML = ElementMaker(namespace=NS["saml"], nsmap={"saml": NS["saml"]})
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
@@ -45,7 +44,7 @@ def assertion(
             NotBefore=format_instant(now - NOT_BEFORE_MARGIN),
             NotOnOrAfter=until,
         ),
-        ID=new_request_id(),
+        ID=new_id(),
         Version="2.0",
         IssueInstant=format_instant(now),
     )
@@ -61,5 +60,5 @@ def authn_statement(level_uri: str, now: datetime) -> etree._Element:
     return SAML.AuthnStatement(
         SAML.AuthnContext(SAML.AuthnContextClassRef(level_uri)),
         AuthnInstant=format_instant(now),
-        SessionIndex=new_request_id(),
+        SessionIndex=new_id(),
     )

@@ -15,9 +15,8 @@ import xmlsec
 from lxml import etree
 from lxml.builder import ElementMaker
 
-from saml.authn_request import new_request_id
 from saml.keys import key_name
-from saml.xml import NS, qname
+from saml.xml import NS, new_id, qname
 
 _XENC = ElementMaker(namespace=NS["xenc"])
 _NSMAP = {"saml": NS["saml"], "xenc": NS["xenc"], "ds": NS["ds"]}
@@ -39,7 +38,7 @@ def encrypt(plaintext: bytes, container: str, recipients: Sequence[Recipient]) -
     if not recipients:
         raise ValueError("an encrypted value needs at least one recipient")
     wrapper = etree.Element(container, nsmap=_NSMAP)
-    data_id = new_request_id()
+    data_id = new_id()
     data = xmlsec.template.encrypted_data_create(
         wrapper, xmlsec.Transform.AES256_GCM, id=data_id, type=xmlsec.EncryptionType.ELEMENT, ns="xenc"
     )
@@ -51,7 +50,7 @@ def encrypt(plaintext: bytes, container: str, recipients: Sequence[Recipient]) -
     context.key = xmlsec.Key.generate(xmlsec.KeyData.AES, 256, xmlsec.KeyDataType.SESSION)
     # xmlsec encrypts the session key into every EncryptedKey under KeyInfo; they move out after.
     context.encrypt_binary(data, plaintext)
-    carried_name = new_request_id()
+    carried_name = new_id()
     for encrypted_key in encrypted_keys:
         wrapper.append(encrypted_key)
         encrypted_key.append(_XENC.ReferenceList(_XENC.DataReference(URI=f"#{data_id}")))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,9 +10,9 @@ from lxml.builder import ElementMaker
 
 from config import Binding, KeyPair
 from saml import signature
-from saml.authn_request import new_request_id
+from saml.hm_metadata import source_id
 from saml.keys import certificate_base64, key_name
-from saml.xml import NS, format_instant
+from saml.xml import NS, format_instant, new_id
 
 _MD = ElementMaker(namespace=NS["md"], nsmap={"md": NS["md"], "ds": NS["ds"]})
 _DS = ElementMaker(namespace=NS["ds"])
@@ -31,8 +30,7 @@ class SimulatorHm:
 
     @property
     def source_id(self) -> bytes:
-        """The SourceID of the artifacts it issues: SHA-1 of its entityID (saml-bindings-2.0-os §3.6.4)."""
-        return hashlib.sha1(self.entity_id.encode("utf-8"), usedforsecurity=False).digest()
+        return source_id(self.entity_id)
 
     def metadata(self, now: datetime) -> bytes:
         """Signed IdP metadata: signing key, SSO for POST and Redirect, artifact resolution over SOAP."""
@@ -54,7 +52,7 @@ class SimulatorHm:
         )
         entity = _MD.EntityDescriptor(
             idp,
-            ID=new_request_id(),
+            ID=new_id(),
             entityID=self.entity_id,
             validUntil=format_instant(now + METADATA_VALIDITY),
         )

@@ -17,7 +17,6 @@ from lxml.builder import ElementMaker
 
 from config import Binding
 from saml import signature
-from saml.authn_request import new_request_id
 from saml.simulator.artifact import new_artifact
 from saml.simulator.assertion import build_assertion, encrypt_assertion, recipients_for
 from saml.simulator.assertion_parts import SAML
@@ -27,7 +26,7 @@ from saml.simulator.scenario import Scenario
 from saml.simulator.service_provider import ServiceProvider
 from saml.simulator.shape import DEFAULT_SHAPE, Shape
 from saml.simulator.status import SUCCESS, Status, status_for
-from saml.xml import NS, format_instant
+from saml.xml import NS, format_instant, new_id
 
 _SAMLP = ElementMaker(namespace=NS["samlp"], nsmap={"samlp": NS["samlp"], "saml": NS["saml"]})
 
@@ -92,7 +91,7 @@ def build_response(
     response = _SAMLP.Response(
         SAML.Issuer(hm.entity_id),
         status.element(),
-        ID=new_request_id(),
+        ID=new_id(),
         Version="2.0",
         IssueInstant=format_instant(now),
         Destination=request.acs_url,

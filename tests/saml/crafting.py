@@ -18,7 +18,6 @@ from lxml import etree
 
 from config import KeyPair, SamlSettings, Service
 from saml import signature
-from saml.authn_request import new_request_id
 from saml.hm_metadata import IdentityProvider
 from saml.loa import LevelOfAssurance
 from saml.response import Expected, ValidatedResponse, decode_post_response, validate_response
@@ -33,7 +32,7 @@ from saml.simulator import (
     build_assertion,
     build_response,
 )
-from saml.xml import NS, qname
+from saml.xml import NS, new_id, qname
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 RSA_1_5 = "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
@@ -60,7 +59,7 @@ class World:
 def received_request(sp: ServiceProvider, service: Service) -> ReceivedRequest:
     """Our AuthnRequest for `service` as the HM has read it (fresh ID every time)."""
     return ReceivedRequest(
-        id=new_request_id(),
+        id=new_id(),
         issuer=sp.entity_id,
         acs_url=sp.acs_url,
         protocol_binding=None,

@@ -11,9 +11,9 @@ from lxml import etree
 
 from broker.runtime import BrokerRuntime
 from config import Settings
-from saml.authn_request import new_request_id, outgoing_request
+from saml.authn_request import outgoing_request
 from saml.signature import register_ids, verify
-from saml.xml import NS, parse
+from saml.xml import NS, new_id, parse
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -50,6 +50,6 @@ def test_the_request_is_signed_rsa_sha256_with_exclusive_c14n(
 
 
 def test_request_ids_are_unique_xs_ids() -> None:
-    ids = {new_request_id() for _ in range(1000)}
+    ids = {new_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(i[0] == "_" and len(i) == 33 for i in ids)

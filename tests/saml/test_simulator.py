@@ -23,7 +23,7 @@ from config.dev_keys import generate_key_pair
 from saml import encryption, signature
 from saml.artifact import artifact_resolve, parse_artifact, read_artifact_response, resolve
 from saml.attributes import LEGAL_SUBJECT_ID
-from saml.authn_request import authn_request, new_request_id, outgoing_request
+from saml.authn_request import authn_request, outgoing_request
 from saml.errors import Reason, SamlError, StatusError
 from saml.hm_metadata import IdentityProvider, parse_metadata
 from saml.identifiers import IdentifierType
@@ -54,7 +54,7 @@ from saml.simulator import (
     soap_fault,
 )
 from saml.simulator.shape import DEFAULT_SHAPE
-from saml.xml import NS, parse, qname
+from saml.xml import NS, new_id, parse, qname
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 XSD = Path(__file__).resolve().parents[3] / "shared" / "xsd"
@@ -144,9 +144,7 @@ def arrive(
         assert url == hm.ars_url
         return answer_artifact_resolve(hm, sp, body, lambda handle: store.pop(handle, None), NOW)
 
-    return resolve(
-        parse_artifact(delivery.fields["SAMLart"]), settings, idp, transport, NOW, new_request_id()
-    )
+    return resolve(parse_artifact(delivery.fields["SAMLart"]), settings, idp, transport, NOW, new_id())
 
 
 def sign_in(
@@ -611,11 +609,9 @@ def test_an_artifact_resolves_once(
         return answer_artifact_resolve(hm, sp, body, lambda handle: store.pop(handle, None), NOW)
 
     artifact = parse_artifact(delivery.fields["SAMLart"])
-    assert resolve(artifact, settings, idp, transport, NOW, new_request_id()).tag == qname(
-        "samlp", "Response"
-    )
+    assert resolve(artifact, settings, idp, transport, NOW, new_id()).tag == qname("samlp", "Response")
     with pytest.raises(SamlError) as refused:
-        resolve(artifact, settings, idp, transport, NOW, new_request_id())
+        resolve(artifact, settings, idp, transport, NOW, new_id())
     assert refused.value.reason is Reason.ARTIFACT_RESOLUTION_FAILED
 
 
