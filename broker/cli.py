@@ -93,11 +93,17 @@ def list_services() -> None:
 
 @services_cli.command("check")
 def check_services() -> None:
-    """Check the configuration file as start-up does (start-up has done so to get here)."""
-    click.echo(
-        f"{_config_file()}: {len(runtime().settings.saml.services)} services, "
-        f"{len(runtime().settings.oidc.clients)} clients, valid"
-    )
+    """Check the configuration file as it is now on disk, as start-up would read it."""
+    path = _config_file()
+    try:
+        services, clients = editing.check(path, path.read_text(encoding="utf-8"), os.environ, _production())
+    except (ConfigError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{path}: {services} services, {clients} clients, valid")
+
+
+def _production() -> bool:
+    return runtime().settings.profile is Profile.PRODUCTION
 
 
 def _config_file() -> Path:
@@ -109,10 +115,9 @@ def _config_file() -> Path:
 
 def _apply(path: Path, edit: Callable[[], editing.Edited]) -> None:
     """Make the edit, check the result as start-up would, and only then write it."""
-    settings = runtime().settings
     try:
         edited = edit()
-        editing.check(path, edited.text, os.environ, settings.profile is Profile.PRODUCTION)
+        editing.check(path, edited.text, os.environ, _production())
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
     editing.write(path, edited.text)

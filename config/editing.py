@@ -101,10 +101,14 @@ def remove_client(path: Path, client_id: str) -> Edited:
     return Edited(_dump(yaml, document))
 
 
-def check(path: Path, text: str, environ: Mapping[str, str], production: bool) -> None:
-    """Load `text` as start-up would load it from `path`; raises ConfigError naming what is wrong."""
+def check(path: Path, text: str, environ: Mapping[str, str], production: bool) -> tuple[int, int]:
+    """Load `text` as start-up would load it from `path`: how many services and clients it declares.
+
+    Raises ConfigError naming the file, the entry and the field of what is wrong.
+    """
     document: dict[str, Any] = parse_document(path, text)
-    load_clients(path, document, load_services(path, document), environ, production)
+    services = load_services(path, document)
+    return len(services), len(load_clients(path, document, services, environ, production))
 
 
 def write(path: Path, text: str) -> None:

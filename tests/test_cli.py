@@ -101,4 +101,15 @@ def test_a_change_that_would_break_the_file_is_refused(cli_app: Flask, args: lis
 def test_list_clients_and_services(cli_app: Flask) -> None:
     assert "ind-portal\tind-portaal-zakelijk\tclient_secret_basic" in invoke(cli_app, "clients", "list")[1]
     assert "omgevingsloket\t2\tloa2plus" in invoke(cli_app, "services", "list")[1]
-    assert "valid" in invoke(cli_app, "services", "check")[1]
+    assert invoke(cli_app, "services", "check") == (
+        0,
+        f"{config_file(cli_app)}: 3 services, 5 clients, valid\n",
+    )
+
+
+def test_services_check_reads_the_file_as_it_is_now(cli_app: Flask) -> None:
+    path = config_file(cli_app)
+    path.write_text(path.read_text().replace("minimum_loa: loa3", "minimum_loa: loa1", 1))
+    code, output = invoke(cli_app, "services", "check")
+    assert code != 0
+    assert "field 'minimum_loa'" in output
