@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 from flask import Flask, Response, request
-from sqlalchemy import event
 
-from broker import cli
+from broker import cli, database
 from broker.extensions import db, migrate
 from broker.oidc.provider import Provider
 from broker.oidc.server import authorization_server, resource_protector
@@ -39,8 +37,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=False)
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
         # No endpoint takes more than a SAML message; larger bodies get a 413 page.
         MAX_CONTENT_LENGTH=settings.saml.max_message_bytes,
         MAX_FORM_MEMORY_SIZE=settings.saml.max_message_bytes,
@@ -49,11 +45,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         BROKER_PROFILE=settings.profile.value,
     )
     _configure_logging(app)
-    db.init_app(app)
+    database.init_app(app, settings.database_url)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
-    if settings.database_url.startswith("sqlite"):
-        with app.app_context():
-            event.listen(db.engine, "connect", _sqlite_pragmas)
 
     simulator = simulator_views.simulator_hm(settings) if settings.simulator else None
     idp = _identity_provider(settings, simulator, clock())
@@ -80,17 +73,6 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     cli.init_app(app)
     app.after_request(_security_headers)
     return app
-
-
-def _sqlite_pragmas(connection: sqlite3.Connection, _record: object) -> None:
-    # WAL lets several workers read while one writes; NORMAL syncs at checkpoints, not every commit.
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    # As PostgreSQL does: a row may not point at one that is not there.
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 def _utc_now() -> datetime:
