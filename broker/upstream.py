@@ -14,7 +14,6 @@ from datetime import datetime
 from lxml import etree
 
 from broker import models
-from broker.extensions import db
 from config import SamlSettings, Service
 from saml import relay_state
 from saml.artifact import Transport, parse_artifact, resolve
@@ -77,7 +76,7 @@ class Upstream:
     def start(
         self, service: Service, purpose: str, minimum_level: LevelOfAssurance | None = None
     ) -> OutgoingRequest:
-        """Add a new request for `service` to the session and build the AuthnRequest that carries it.
+        """Store a new request for `service` and build the AuthnRequest that carries it.
 
         The caller commits, together with whatever the request belongs to.
         """
@@ -87,32 +86,25 @@ class Upstream:
         )
         reference = relay_state.new_reference()
         request_id = self.new_id()
-        db.session.add(
-            models.SamlRequest(
-                id=request_id,
-                reference=reference,
-                service_slug=service.slug,
-                minimum_level=level.value,
-                purpose=purpose,
-                created_at=now,
-                expires_at=now + self.settings.request_lifetime,
-            )
+        models.add_request(
+            models.OpenRequest(request_id, purpose, service.slug, level.value),
+            reference,
+            now,
+            self.settings.request_lifetime,
         )
-        # Written now, so rows that point at it (a pending authorization) may follow.
-        db.session.flush()
         sealed = relay_state.seal(reference, self.secret)
         return outgoing_request(self.settings, self.idp, service, sealed, now, request_id)
 
     def finish(self, values: Mapping[str, str]) -> Answer | Refusal:
         """Validate what arrived at the ACS (`SAMLart` or `SAMLResponse`, and `RelayState`).
 
-        Raises SamlError for a message that cannot be trusted or placed; the request then stays
-        open for its genuine answer.
+        The request is marked answered in the session; the caller commits, with what the answer
+        produces. Raises SamlError for a message that cannot be trusted or placed; the request then
+        stays open for its genuine answer.
         """
         now = self.clock()
         reference = relay_state.unseal(values.get("RelayState"), self.secret)
         pending = models.pending_request(reference, now)
-        # Read now: resolving an artifact or consuming commits, which would reload the row.
         request_id, purpose = pending.id, pending.purpose
         service = self.settings.service(pending.service_slug)
         if service is None:

@@ -31,35 +31,49 @@ def store_app(request: pytest.FixtureRequest, settings: Settings, app: Flask) ->
         db.engine.dispose()
 
 
-def _request(now: datetime, lifetime: timedelta = timedelta(minutes=15)) -> models.SamlRequest:
-    return models.SamlRequest(
-        id=f"_{secrets.token_hex(16)}",
-        reference=secrets.token_urlsafe(16),
-        service_slug="omgevingsloket",
-        minimum_level="loa3",
-        purpose="test_login",
-        created_at=now,
-        expires_at=now + lifetime,
-    )
+def _request(now: datetime, lifetime: timedelta = timedelta(minutes=15)) -> str:
+    """A new request, committed; its RelayState reference."""
+    reference = secrets.token_urlsafe(16)
+    request = models.OpenRequest(f"_{secrets.token_hex(16)}", "test_login", "omgevingsloket", "loa3")
+    models.add_request(request, reference, now, lifetime)
+    db.session.commit()
+    return reference
 
 
 def test_a_request_is_answered_once(store_app):
     now = datetime.now(UTC)
     with store_app.app_context():
-        pending = _request(now)
-        db.session.add(pending)
-        db.session.commit()
-        found = models.pending_request(pending.reference, now)
-        assert found.expires_at == pending.expires_at
+        reference = _request(now)
+        found = models.pending_request(reference, now)
+        assert (found.purpose, found.service_slug, found.minimum_level) == (
+            "test_login",
+            "omgevingsloket",
+            "loa3",
+        )
         models.consume(
             found.id, now, "https://hm.test", f"_{secrets.token_hex(8)}", now + timedelta(minutes=5)
         )
+        db.session.commit()
         with pytest.raises(SamlError) as second:
-            models.pending_request(pending.reference, now)
+            models.pending_request(reference, now)
         with pytest.raises(SamlError) as claimed:
             models.consume(found.id, now, None, None, None)
     assert second.value.reason is Reason.REQUEST_USED
     assert claimed.value.reason is Reason.REQUEST_USED
+
+
+def test_a_consumption_not_committed_leaves_the_request_open(store_app):
+    now = datetime.now(UTC)
+    assertion_id = f"_{secrets.token_hex(8)}"
+    with store_app.app_context():
+        reference = _request(now)
+        found = models.pending_request(reference, now)
+        models.consume(found.id, now, "https://hm.test", assertion_id, now + timedelta(minutes=5))
+        # What a sign-in failing after consumption does (the ACS commits only with its answer).
+        db.session.rollback()
+        assert models.pending_request(reference, now) == found
+        models.consume(found.id, now, "https://hm.test", assertion_id, now + timedelta(minutes=5))
+        db.session.commit()
 
 
 def test_an_assertion_id_is_accepted_once_across_requests(store_app):
@@ -67,13 +81,19 @@ def test_an_assertion_id_is_accepted_once_across_requests(store_app):
     assertion_id = f"_{secrets.token_hex(8)}"
     with store_app.app_context():
         first, second = _request(now), _request(now)
-        db.session.add_all([first, second])
+        models.consume(
+            models.pending_request(first, now).id,
+            now,
+            "https://hm.test",
+            assertion_id,
+            now + timedelta(minutes=5),
+        )
         db.session.commit()
-        models.consume(first.id, now, "https://hm.test", assertion_id, now + timedelta(minutes=5))
+        second_id = models.pending_request(second, now).id
         with pytest.raises(SamlError) as replay:
-            models.consume(second.id, now, "https://hm.test", assertion_id, now + timedelta(minutes=5))
+            models.consume(second_id, now, "https://hm.test", assertion_id, now + timedelta(minutes=5))
         # The refused replay did not use up the second request.
-        assert models.pending_request(second.reference, now).consumed_at is None
+        assert models.pending_request(second, now).id == second_id
     assert replay.value.reason is Reason.ASSERTION_REPLAYED
 
 
@@ -81,13 +101,11 @@ def test_expired_and_unknown_requests_are_refused(store_app):
     now = datetime.now(UTC)
     with store_app.app_context():
         old = _request(now - timedelta(minutes=20))
-        db.session.add(old)
-        db.session.commit()
         with pytest.raises(SamlError) as expired:
-            models.pending_request(old.reference, now)
+            models.pending_request(old, now)
         with pytest.raises(SamlError) as unknown:
             models.pending_request("no-such-reference", now)
         assert models.purge_expired(now) >= 1
-        assert db.session.get(models.SamlRequest, old.id) is None
+        assert db.session.scalar(db.select(models.SamlRequest).filter_by(reference=old)) is None
     assert expired.value.reason is Reason.REQUEST_EXPIRED
     assert unknown.value.reason is Reason.REQUEST_UNKNOWN

@@ -12,9 +12,11 @@ from broker.models.oidc import (
 )
 from broker.models.purge import purge_expired
 from broker.models.saml import (
+    OpenRequest,
     SamlRequest,
     SeenAssertion,
     SimulatorArtifact,
+    add_request,
     consume,
     pending_request,
 )
@@ -22,11 +24,13 @@ from broker.models.saml import (
 __all__ = [
     "AuthorizationCode",
     "IssuedToken",
+    "OpenRequest",
     "PendingAuthorization",
     "SamlRequest",
     "SeenAssertion",
     "SimulatorArtifact",
     "UsedClientAssertion",
+    "add_request",
     "consume",
     "pending_request",
     "purge_expired",

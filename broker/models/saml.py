@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import String, Text, update
+from sqlalchemy import String, Text, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,16 +50,50 @@ class SimulatorArtifact(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
-def pending_request(reference: str, now: datetime) -> SamlRequest:
+@dataclass(frozen=True)
+class OpenRequest:
+    """What the ACS needs of a request that may still be answered."""
+
+    id: str
+    purpose: str
+    service_slug: str
+    minimum_level: str
+
+
+def add_request(request: OpenRequest, reference: str, now: datetime, lifetime: timedelta) -> None:
+    """Write a new request now, so rows that point at it may follow; the caller commits."""
+    db.session.execute(
+        insert(SamlRequest).values(
+            id=request.id,
+            reference=reference,
+            service_slug=request.service_slug,
+            minimum_level=request.minimum_level,
+            purpose=request.purpose,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+
+
+def pending_request(reference: str, now: datetime) -> OpenRequest:
     """The unconsumed, unexpired request behind a RelayState reference."""
-    found = db.session.scalar(db.select(SamlRequest).where(SamlRequest.reference == reference))
+    found = db.session.execute(
+        select(
+            SamlRequest.id,
+            SamlRequest.purpose,
+            SamlRequest.service_slug,
+            SamlRequest.minimum_level,
+            SamlRequest.consumed_at,
+            SamlRequest.expires_at,
+        ).where(SamlRequest.reference == reference)
+    ).first()
     if found is None:
         raise SamlError(Reason.REQUEST_UNKNOWN, "no request for this RelayState")
     if found.consumed_at is not None:
         raise SamlError(Reason.REQUEST_USED, "request already answered")
     if found.expires_at <= now:
         raise SamlError(Reason.REQUEST_EXPIRED, "request expired")
-    return found
+    return OpenRequest(found.id, found.purpose, found.service_slug, found.minimum_level)
 
 
 def consume(
@@ -68,7 +103,11 @@ def consume(
     assertion_id: str | None,
     remember_until: datetime | None,
 ) -> None:
-    """Mark the request answered and remember the assertion, atomically; refuse a second use."""
+    """Mark the request answered and remember the assertion; refuse a second use of either.
+
+    The caller commits, together with what the answer produced (a code, a refusal): a sign-in
+    that fails before then leaves the request open, and the assertion unseen.
+    """
     claimed = db.session.execute(
         update(SamlRequest)
         .where(SamlRequest.id == request_id, SamlRequest.consumed_at.is_(None))
@@ -77,10 +116,14 @@ def consume(
     if claimed.rowcount != 1:
         db.session.rollback()
         raise SamlError(Reason.REQUEST_USED, "request already answered")
-    if issuer and assertion_id and remember_until:
-        db.session.add(SeenAssertion(issuer=issuer, assertion_id=assertion_id, remember_until=remember_until))
+    if not (issuer and assertion_id and remember_until):
+        return
     try:
-        db.session.commit()
+        db.session.execute(
+            insert(SeenAssertion).values(
+                issuer=issuer, assertion_id=assertion_id, remember_until=remember_until
+            )
+        )
     except IntegrityError:
         db.session.rollback()
         raise SamlError(Reason.ASSERTION_REPLAYED, "assertion ID seen before") from None

@@ -15,7 +15,7 @@ from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin
 from authlib.oidc.core.grants import OpenIDCode
-from sqlalchemy import select, update
+from sqlalchemy import Row, insert, select, update
 
 from broker.extensions import db
 from broker.models import AuthorizationCode, IssuedToken
@@ -39,7 +39,7 @@ class StoredCode(AuthorizationCodeMixin):
     code_challenge_method: str | None
 
     @classmethod
-    def of(cls, row: AuthorizationCode) -> StoredCode:
+    def of(cls, row: Row[Any]) -> StoredCode:
         return cls(
             row.code_hash,
             row.redirect_uri,
@@ -70,6 +70,19 @@ class StoredCode(AuthorizationCodeMixin):
         return None
 
 
+# What a claimed code hands on to the token it issues.
+CLAIMED_COLUMNS = (
+    AuthorizationCode.code_hash,
+    AuthorizationCode.redirect_uri,
+    AuthorizationCode.scope,
+    AuthorizationCode.nonce,
+    AuthorizationCode.auth_time,
+    AuthorizationCode.claims,
+    AuthorizationCode.code_challenge,
+    AuthorizationCode.code_challenge_method,
+)
+
+
 class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]  # noqa: RUF012
     AUTHORIZATION_CODE_LENGTH = 43
@@ -86,8 +99,9 @@ class CodeGrant(AuthorizationCodeGrant):
         user: SignedIn = request.user
         payload = request.payload.data
         now = self.provider.clock()
-        db.session.add(
-            AuthorizationCode(
+        # Committed by the caller, with the end of the authorization it answers.
+        db.session.execute(
+            insert(AuthorizationCode).values(
                 code_hash=digest(code),
                 client_id=request.client.get_client_id(),
                 redirect_uri=request.payload.redirect_uri,
@@ -100,7 +114,6 @@ class CodeGrant(AuthorizationCodeGrant):
                 expires_at=now + self.provider.settings.code_lifetime,
             )
         )
-        db.session.commit()
 
     def query_authorization_code(self, code: str, client: OidcClient) -> StoredCode | None:
         """Claim the code: one atomic update, so two workers can never both redeem it."""
@@ -114,12 +127,15 @@ class CodeGrant(AuthorizationCodeGrant):
                 AuthorizationCode.expires_at > now,
             )
             .values(used_at=now)
-        )
+            .returning(*CLAIMED_COLUMNS)
+        ).first()
         # Not committed here: the claim commits with the token it issues (the row stays locked).
-        row = db.session.get(AuthorizationCode, code_hash)
-        if claimed.rowcount == 1 and row is not None:
-            return StoredCode.of(row)
-        if claimed.rowcount == 0 and row is not None and row.used_at is not None:
+        if claimed is not None:
+            return StoredCode.of(claimed)
+        used = db.session.scalar(
+            select(AuthorizationCode.used_at).where(AuthorizationCode.code_hash == code_hash)
+        )
+        if used is not None:
             # A second use means the code leaked: revoke what the first use issued (RFC 6749 §4.1.2).
             revoke_tokens_of(code_hash, now)
         return None

@@ -10,6 +10,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import OAuth2Request, TokenMixin
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from joserfc import jwt
+from sqlalchemy import Row, insert, select
 
 from broker.extensions import db
 from broker.models import IssuedToken
@@ -62,8 +63,8 @@ class TokenIssuer:
 
     def save(self, token: dict[str, Any], request: OAuth2Request) -> None:
         now = self.provider.clock()
-        db.session.add(
-            IssuedToken(
+        db.session.execute(
+            insert(IssuedToken).values(
                 token_hash=digest(token["access_token"]),
                 code_hash=digest_of_code(request),
                 client_id=request.client.get_client_id(),
@@ -72,6 +73,7 @@ class TokenIssuer:
                 expires_at=now + timedelta(seconds=token["expires_in"]),
             )
         )
+        # One commit for the token and the claim of the code that issued it.
         db.session.commit()
 
 
@@ -81,7 +83,7 @@ def digest_of_code(request: OAuth2Request) -> str:
 
 @dataclass(frozen=True)
 class Token(TokenMixin):
-    row: IssuedToken
+    row: Row[Any]  # the columns of IssuedToken
     now: datetime
 
     def check_client(self, client: OidcClient) -> bool:
@@ -108,5 +110,13 @@ class TokenValidator(BearerTokenValidator):
         self.provider = provider
 
     def authenticate_token(self, token_string: str) -> Token | None:
-        row = db.session.get(IssuedToken, digest(token_string))
+        row = db.session.execute(
+            select(
+                IssuedToken.client_id,
+                IssuedToken.scope,
+                IssuedToken.claims,
+                IssuedToken.expires_at,
+                IssuedToken.revoked_at,
+            ).where(IssuedToken.token_hash == digest(token_string))
+        ).first()
         return None if row is None else Token(row, self.provider.clock())

@@ -9,7 +9,7 @@ from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import delete, insert
 from werkzeug.wrappers import Response as BaseResponse
 
 from broker.decide import Decision, MandateKind, Refused, ServicePolicy, decide
@@ -92,8 +92,8 @@ def authorize() -> BaseResponse | tuple[str, int]:
     outgoing = state.upstream.start(
         service, AUTHORIZE, requested_level(request.values.get("acr_values"), service)
     )
-    db.session.add(
-        PendingAuthorization(
+    db.session.execute(
+        insert(PendingAuthorization).values(
             id=secrets.token_urlsafe(24),
             client_id=client.get_client_id(),
             parameters=request.values.to_dict(),
@@ -125,22 +125,23 @@ def userinfo() -> BaseResponse:
 def complete(outcome: Answer | Refusal) -> BaseResponse | tuple[str, int]:
     """Back from the HM: decide, then hand the client a code or an error."""
     state = runtime()
-    pending = db.session.scalar(
-        select(PendingAuthorization).where(PendingAuthorization.saml_request_id == outcome.request_id)
-    )
+    # Used up in the transaction that consumed the SAML request and stores the code, or the refusal.
+    pending = db.session.execute(
+        delete(PendingAuthorization)
+        .where(PendingAuthorization.saml_request_id == outcome.request_id)
+        .returning(PendingAuthorization.parameters, PendingAuthorization.expires_at)
+    ).first()
     if pending is None or pending.expires_at <= state.upstream.clock():
         raise SamlError(Reason.REQUEST_UNKNOWN, "no pending authorization for this sign-in")
-    # Used up in the same transaction that stores the code, or the refusal.
-    db.session.delete(pending)
-    response = _answer_client(state, pending, outcome)
+    response = _answer_client(state, pending.parameters, outcome)
     db.session.commit()
     return response
 
 
 def _answer_client(
-    state: BrokerRuntime, pending: PendingAuthorization, outcome: Answer | Refusal
+    state: BrokerRuntime, parameters: dict[str, str], outcome: Answer | Refusal
 ) -> BaseResponse | tuple[str, int]:
-    oauth_request = StoredAuthorizationRequest(state.provider.endpoint("/oidc/authorize"), pending.parameters)
+    oauth_request = StoredAuthorizationRequest(state.provider.endpoint("/oidc/authorize"), parameters)
     server = state.authorization
     grant = server.get_authorization_grant(oauth_request)
     try:
@@ -157,7 +158,7 @@ def _answer_client(
         minimum_level=LevelOfAssurance(service.minimum_loa),
         mandates=frozenset(MandateKind(kind) for kind in service.mandates),
     )
-    required = requested_level(pending.parameters.get("acr_values"), service)
+    required = requested_level(parameters.get("acr_values"), service)
     decision = decide(outcome.validated.identity, policy, required)
     log.info(
         "decision client=%s service=%s outcome=%s", client.get_client_id(), service.slug, _summary(decision)

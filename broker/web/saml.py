@@ -38,6 +38,7 @@ def acs() -> str | tuple[str, int]:
     answer = runtime().upstream.finish(values)
     if answer.purpose == oidc.AUTHORIZE:
         return oidc.complete(answer)
+    db.session.commit()
     if isinstance(answer, Refusal):
         raise answer.error
     identity = answer.validated.identity

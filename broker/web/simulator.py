@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, redirect, render_template, request
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from werkzeug.wrappers import Response as BaseResponse
 
 from broker.extensions import db
@@ -89,11 +89,15 @@ def answer() -> str | tuple[str, int] | BaseResponse:
 def ars() -> Response:
     """SOAP artifact resolution (saml-bindings-2.0-os §3.6.5)."""
     body, status = resolve_with_status(request.get_data(cache=False))
+    db.session.commit()
     return Response(body, status=status, mimetype="text/xml")
 
 
 def resolve_locally(body: bytes) -> bytes:
-    """The ARS answer for an ArtifactResolve, in-process (what the HTTP endpoint would send)."""
+    """The ARS answer for an ArtifactResolve, in-process (what the HTTP endpoint would send).
+
+    The artifact is taken in the caller's transaction: the ACS commits it with the sign-in.
+    """
     return resolve_with_status(body)[0]
 
 
@@ -136,8 +140,8 @@ def _answer(received: ReceivedRequest, scenario: Scenario) -> str | BaseResponse
     delivery = respond(_hm(), _sp(now), received, scenario, now)
     if delivery.binding is Binding.ARTIFACT:
         assert delivery.artifact_handle is not None
-        db.session.add(
-            SimulatorArtifact(
+        db.session.execute(
+            insert(SimulatorArtifact).values(
                 handle=delivery.artifact_handle.hex(),
                 response=delivery.response.decode("utf-8"),
                 expires_at=now + ARTIFACT_LIFETIME,
@@ -160,7 +164,6 @@ def _take_artifact(handle: bytes) -> bytes | None:
         .where(SimulatorArtifact.handle == handle.hex(), SimulatorArtifact.expires_at > _now())
         .returning(SimulatorArtifact.response)
     ).first()
-    db.session.commit()
     return None if row is None else row[0].encode("utf-8")
 
 
