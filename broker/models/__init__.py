@@ -9,6 +9,15 @@ from broker.models.oidc import (
     IssuedToken,
     PendingAuthorization,
     UsedClientAssertion,
+    add_authorization,
+    add_code,
+    add_token,
+    claim_code,
+    code_was_used,
+    find_token,
+    nonce_used,
+    revoke_tokens_of,
+    take_authorization,
 )
 from broker.models.purge import purge_expired
 from broker.models.saml import (
@@ -19,6 +28,8 @@ from broker.models.saml import (
     add_request,
     consume,
     pending_request,
+    put_artifact,
+    take_artifact,
 )
 
 __all__ = [
@@ -30,8 +41,19 @@ __all__ = [
     "SeenAssertion",
     "SimulatorArtifact",
     "UsedClientAssertion",
+    "add_authorization",
+    "add_code",
     "add_request",
+    "add_token",
+    "claim_code",
+    "code_was_used",
     "consume",
+    "find_token",
+    "nonce_used",
     "pending_request",
     "purge_expired",
+    "put_artifact",
+    "revoke_tokens_of",
+    "take_artifact",
+    "take_authorization",
 ]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, Text, insert, select, update
+from sqlalchemy import String, Text, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.extensions import db
+from broker.models.statements import run
 from broker.models.types import UtcDateTime
 from saml.errors import Reason, SamlError
 
@@ -60,33 +61,48 @@ class OpenRequest:
     minimum_level: str
 
 
+_requests = SamlRequest.__table__
+_ADD_REQUEST = insert(_requests)
+_FIND_REQUEST = select(
+    _requests.c.id,
+    _requests.c.purpose,
+    _requests.c.service_slug,
+    _requests.c.minimum_level,
+    _requests.c.consumed_at,
+    _requests.c.expires_at,
+).where(_requests.c.reference == bindparam("reference"))
+_CONSUME_REQUEST = (
+    update(_requests)
+    .where(_requests.c.id == bindparam("request_id"), _requests.c.consumed_at.is_(None))
+    .values(consumed_at=bindparam("now"))
+)
+_SEE_ASSERTION = insert(SeenAssertion.__table__)
+_artifacts = SimulatorArtifact.__table__
+_PUT_ARTIFACT = insert(_artifacts)
+_TAKE_ARTIFACT = (
+    delete(_artifacts)
+    .where(_artifacts.c.handle == bindparam("key"), _artifacts.c.expires_at > bindparam("now"))
+    .returning(_artifacts.c.response)
+)
+
+
 def add_request(request: OpenRequest, reference: str, now: datetime, lifetime: timedelta) -> None:
     """Write a new request now, so rows that point at it may follow; the caller commits."""
-    db.session.execute(
-        insert(SamlRequest).values(
-            id=request.id,
-            reference=reference,
-            service_slug=request.service_slug,
-            minimum_level=request.minimum_level,
-            purpose=request.purpose,
-            created_at=now,
-            expires_at=now + lifetime,
-        )
+    run(
+        _ADD_REQUEST,
+        id=request.id,
+        reference=reference,
+        service_slug=request.service_slug,
+        minimum_level=request.minimum_level,
+        purpose=request.purpose,
+        created_at=now,
+        expires_at=now + lifetime,
     )
 
 
 def pending_request(reference: str, now: datetime) -> OpenRequest:
     """The unconsumed, unexpired request behind a RelayState reference."""
-    found = db.session.execute(
-        select(
-            SamlRequest.id,
-            SamlRequest.purpose,
-            SamlRequest.service_slug,
-            SamlRequest.minimum_level,
-            SamlRequest.consumed_at,
-            SamlRequest.expires_at,
-        ).where(SamlRequest.reference == reference)
-    ).first()
+    found = run(_FIND_REQUEST, reference=reference).first()
     if found is None:
         raise SamlError(Reason.REQUEST_UNKNOWN, "no request for this RelayState")
     if found.consumed_at is not None:
@@ -108,22 +124,24 @@ def consume(
     The caller commits, together with what the answer produced (a code, a refusal): a sign-in
     that fails before then leaves the request open, and the assertion unseen.
     """
-    claimed = db.session.execute(
-        update(SamlRequest)
-        .where(SamlRequest.id == request_id, SamlRequest.consumed_at.is_(None))
-        .values(consumed_at=now)
-    )
-    if claimed.rowcount != 1:
+    if run(_CONSUME_REQUEST, request_id=request_id, now=now).rowcount != 1:
         db.session.rollback()
         raise SamlError(Reason.REQUEST_USED, "request already answered")
     if not (issuer and assertion_id and remember_until):
         return
     try:
-        db.session.execute(
-            insert(SeenAssertion).values(
-                issuer=issuer, assertion_id=assertion_id, remember_until=remember_until
-            )
-        )
+        run(_SEE_ASSERTION, issuer=issuer, assertion_id=assertion_id, remember_until=remember_until)
     except IntegrityError:
         db.session.rollback()
         raise SamlError(Reason.ASSERTION_REPLAYED, "assertion ID seen before") from None
+
+
+def put_artifact(handle: bytes, response: bytes, expires_at: datetime) -> None:
+    """The simulator keeps a Response until its artifact is resolved; the caller commits."""
+    run(_PUT_ARTIFACT, handle=handle.hex(), response=response.decode("utf-8"), expires_at=expires_at)
+
+
+def take_artifact(handle: bytes, now: datetime) -> bytes | None:
+    """The Response kept for `handle`, removed as it is taken: an artifact resolves once."""
+    row = run(_TAKE_ARTIFACT, key=handle.hex(), now=now).first()
+    return None if row is None else row.response.encode("utf-8")

@@ -15,10 +15,10 @@ from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin
 from authlib.oidc.core.grants import OpenIDCode
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row
 
+from broker import models
 from broker.extensions import db
-from broker.models import AuthorizationCode, IssuedToken
 from broker.oidc.claims import released
 from broker.oidc.clients import OidcClient
 from broker.oidc.provider import Provider, digest
@@ -70,19 +70,6 @@ class StoredCode(AuthorizationCodeMixin):
         return None
 
 
-# What a claimed code hands on to the token it issues.
-CLAIMED_COLUMNS = (
-    AuthorizationCode.code_hash,
-    AuthorizationCode.redirect_uri,
-    AuthorizationCode.scope,
-    AuthorizationCode.nonce,
-    AuthorizationCode.auth_time,
-    AuthorizationCode.claims,
-    AuthorizationCode.code_challenge,
-    AuthorizationCode.code_challenge_method,
-)
-
-
 class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]  # noqa: RUF012
     AUTHORIZATION_CODE_LENGTH = 43
@@ -100,44 +87,30 @@ class CodeGrant(AuthorizationCodeGrant):
         payload = request.payload.data
         now = self.provider.clock()
         # Committed by the caller, with the end of the authorization it answers.
-        db.session.execute(
-            insert(AuthorizationCode).values(
-                code_hash=digest(code),
-                client_id=request.client.get_client_id(),
-                redirect_uri=request.payload.redirect_uri,
-                scope=request.client.get_allowed_scope(request.payload.scope),
-                nonce=payload.get("nonce"),
-                code_challenge=payload.get("code_challenge"),
-                code_challenge_method=payload.get("code_challenge_method"),
-                claims=user.claims,
-                auth_time=datetime.fromtimestamp(int(user.claims["auth_time"]), now.tzinfo),
-                expires_at=now + self.provider.settings.code_lifetime,
-            )
+        models.add_code(
+            code_hash=digest(code),
+            client_id=request.client.get_client_id(),
+            redirect_uri=request.payload.redirect_uri,
+            scope=request.client.get_allowed_scope(request.payload.scope),
+            nonce=payload.get("nonce"),
+            code_challenge=payload.get("code_challenge"),
+            code_challenge_method=payload.get("code_challenge_method"),
+            claims=user.claims,
+            auth_time=datetime.fromtimestamp(int(user.claims["auth_time"]), now.tzinfo),
+            expires_at=now + self.provider.settings.code_lifetime,
         )
 
     def query_authorization_code(self, code: str, client: OidcClient) -> StoredCode | None:
         """Claim the code: one atomic update, so two workers can never both redeem it."""
         now, code_hash = self.provider.clock(), digest(code)
-        claimed = db.session.execute(
-            update(AuthorizationCode)
-            .where(
-                AuthorizationCode.code_hash == code_hash,
-                AuthorizationCode.client_id == client.get_client_id(),
-                AuthorizationCode.used_at.is_(None),
-                AuthorizationCode.expires_at > now,
-            )
-            .values(used_at=now)
-            .returning(*CLAIMED_COLUMNS)
-        ).first()
         # Not committed here: the claim commits with the token it issues (the row stays locked).
+        claimed = models.claim_code(code_hash, client.get_client_id(), now)
         if claimed is not None:
             return StoredCode.of(claimed)
-        used = db.session.scalar(
-            select(AuthorizationCode.used_at).where(AuthorizationCode.code_hash == code_hash)
-        )
-        if used is not None:
+        if models.code_was_used(code_hash):
             # A second use means the code leaked: revoke what the first use issued (RFC 6749 §4.1.2).
-            revoke_tokens_of(code_hash, now)
+            models.revoke_tokens_of(code_hash, now)
+            db.session.commit()
         return None
 
     def delete_authorization_code(self, authorization_code: StoredCode) -> None:
@@ -145,15 +118,6 @@ class CodeGrant(AuthorizationCodeGrant):
 
     def authenticate_user(self, authorization_code: StoredCode) -> SignedIn:
         return SignedIn(dict(authorization_code.claims))
-
-
-def revoke_tokens_of(code_hash: str, now: datetime) -> None:
-    db.session.execute(
-        update(IssuedToken)
-        .where(IssuedToken.code_hash == code_hash, IssuedToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    db.session.commit()
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -179,12 +143,7 @@ class OpenIdCode(OpenIDCode):
         self.provider = provider
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
-        found = db.session.scalar(
-            select(AuthorizationCode.code_hash).where(
-                AuthorizationCode.client_id == request.payload.client_id, AuthorizationCode.nonce == nonce
-            )
-        )
-        return found is not None
+        return models.nonce_used(request.payload.client_id, nonce)
 
     def resolve_client_private_key(self, client: OidcClient) -> Any:
         return self.provider.keys.key_for(client.id_token_signed_response_alg)

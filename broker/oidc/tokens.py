@@ -10,10 +10,10 @@ from typing import Any
 from authlib.oauth2.rfc6749 import OAuth2Request, TokenMixin
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from joserfc import jwt
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row
 
+from broker import models
 from broker.extensions import db
-from broker.models import IssuedToken
 from broker.oidc.clients import OidcClient
 from broker.oidc.provider import Provider, digest
 from broker.oidc.user import SignedIn
@@ -63,15 +63,13 @@ class TokenIssuer:
 
     def save(self, token: dict[str, Any], request: OAuth2Request) -> None:
         now = self.provider.clock()
-        db.session.execute(
-            insert(IssuedToken).values(
-                token_hash=digest(token["access_token"]),
-                code_hash=digest_of_code(request),
-                client_id=request.client.get_client_id(),
-                scope=token["scope"] or "",
-                claims=request.user.claims,
-                expires_at=now + timedelta(seconds=token["expires_in"]),
-            )
+        models.add_token(
+            token_hash=digest(token["access_token"]),
+            code_hash=digest_of_code(request),
+            client_id=request.client.get_client_id(),
+            scope=token["scope"] or "",
+            claims=request.user.claims,
+            expires_at=now + timedelta(seconds=token["expires_in"]),
         )
         # One commit for the token and the claim of the code that issued it.
         db.session.commit()
@@ -83,7 +81,7 @@ def digest_of_code(request: OAuth2Request) -> str:
 
 @dataclass(frozen=True)
 class Token(TokenMixin):
-    row: Row[Any]  # the columns of IssuedToken
+    row: Row[Any]  # from models.find_token
     now: datetime
 
     def check_client(self, client: OidcClient) -> bool:
@@ -110,13 +108,5 @@ class TokenValidator(BearerTokenValidator):
         self.provider = provider
 
     def authenticate_token(self, token_string: str) -> Token | None:
-        row = db.session.execute(
-            select(
-                IssuedToken.client_id,
-                IssuedToken.scope,
-                IssuedToken.claims,
-                IssuedToken.expires_at,
-                IssuedToken.revoked_at,
-            ).where(IssuedToken.token_hash == digest(token_string))
-        ).first()
+        row = models.find_token(digest(token_string))
         return None if row is None else Token(row, self.provider.clock())

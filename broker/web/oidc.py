@@ -9,12 +9,11 @@ from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import Blueprint, jsonify, request
-from sqlalchemy import delete, insert
 from werkzeug.wrappers import Response as BaseResponse
 
+from broker import models
 from broker.decide import Decision, MandateKind, Refused, ServicePolicy, decide
 from broker.extensions import db
-from broker.models import PendingAuthorization
 from broker.oidc.authorization import StoredAuthorizationRequest, requested_level
 from broker.oidc.claims import SCOPE_CLAIMS, released, sign_in_claims
 from broker.oidc.clients import OidcClient
@@ -92,15 +91,13 @@ def authorize() -> BaseResponse | tuple[str, int]:
     outgoing = state.upstream.start(
         service, AUTHORIZE, requested_level(request.values.get("acr_values"), service)
     )
-    db.session.execute(
-        insert(PendingAuthorization).values(
-            id=secrets.token_urlsafe(24),
-            client_id=client.get_client_id(),
-            parameters=request.values.to_dict(),
-            saml_request_id=outgoing.request_id,
-            created_at=now,
-            expires_at=now + state.provider.settings.authorization_lifetime,
-        )
+    models.add_authorization(
+        secrets.token_urlsafe(24),
+        client.get_client_id(),
+        request.values.to_dict(),
+        outgoing.request_id,
+        now,
+        state.provider.settings.authorization_lifetime,
     )
     db.session.commit()
     return hand_off(outgoing)
@@ -126,14 +123,10 @@ def complete(outcome: Answer | Refusal) -> BaseResponse | tuple[str, int]:
     """Back from the HM: decide, then hand the client a code or an error."""
     state = runtime()
     # Used up in the transaction that consumed the SAML request and stores the code, or the refusal.
-    pending = db.session.execute(
-        delete(PendingAuthorization)
-        .where(PendingAuthorization.saml_request_id == outcome.request_id)
-        .returning(PendingAuthorization.parameters, PendingAuthorization.expires_at)
-    ).first()
-    if pending is None or pending.expires_at <= state.upstream.clock():
+    parameters = models.take_authorization(outcome.request_id, state.upstream.clock())
+    if parameters is None:
         raise SamlError(Reason.REQUEST_UNKNOWN, "no pending authorization for this sign-in")
-    response = _answer_client(state, pending.parameters, outcome)
+    response = _answer_client(state, parameters, outcome)
     db.session.commit()
     return response
 

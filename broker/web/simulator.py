@@ -11,11 +11,10 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, redirect, render_template, request
-from sqlalchemy import delete, insert
 from werkzeug.wrappers import Response as BaseResponse
 
+from broker import models
 from broker.extensions import db
-from broker.models import SimulatorArtifact
 from broker.runtime import runtime
 from broker.web.errors import refusal_page
 from config import Binding, Settings
@@ -140,13 +139,7 @@ def _answer(received: ReceivedRequest, scenario: Scenario) -> str | BaseResponse
     delivery = respond(_hm(), _sp(now), received, scenario, now)
     if delivery.binding is Binding.ARTIFACT:
         assert delivery.artifact_handle is not None
-        db.session.execute(
-            insert(SimulatorArtifact).values(
-                handle=delivery.artifact_handle.hex(),
-                response=delivery.response.decode("utf-8"),
-                expires_at=now + ARTIFACT_LIFETIME,
-            )
-        )
+        models.put_artifact(delivery.artifact_handle, delivery.response, now + ARTIFACT_LIFETIME)
         db.session.commit()
         return redirect(f"{delivery.acs_url}?{urlencode(delivery.fields)}", code=303)
     return render_template(
@@ -158,13 +151,7 @@ def _answer(received: ReceivedRequest, scenario: Scenario) -> str | BaseResponse
 
 
 def _take_artifact(handle: bytes) -> bytes | None:
-    """The stored Response for `handle`, removed as it is taken: an artifact resolves once."""
-    row = db.session.execute(
-        delete(SimulatorArtifact)
-        .where(SimulatorArtifact.handle == handle.hex(), SimulatorArtifact.expires_at > _now())
-        .returning(SimulatorArtifact.response)
-    ).first()
-    return None if row is None else row[0].encode("utf-8")
+    return models.take_artifact(handle, _now())
 
 
 def _picker(

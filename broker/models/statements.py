@@ -1,0 +1,19 @@
+"""Running the stores' prepared statements in the session's transaction.
+
+Each store builds its statements once, over the tables, with named parameters: a statement
+object reused keeps its compiled form and cache key, and plain table statements skip the ORM's
+bookkeeping (identity map, unit of work, session synchronisation), which a sign-in never needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import CursorResult, Executable
+
+from broker.extensions import db
+
+
+def run(statement: Executable, **parameters: Any) -> CursorResult[Any]:
+    """Execute `statement` with `parameters` in the current transaction; the caller commits."""
+    return db.session.connection().execute(statement, parameters)
