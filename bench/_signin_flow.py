@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import json
 import secrets
 import time
@@ -18,9 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-import requests
 from flask.testing import FlaskClient
 
 STEPS = ("authorize", "simulator", "acs", "token", "userinfo")
@@ -92,24 +92,33 @@ class TestClientHttp:
         return Reply(answer.status_code, answer.headers, answer.get_data(as_text=True))
 
 
-class RequestsHttp:
-    """A `requests.Session` against a running server; redirects are never followed."""
+class ConnectionHttp:
+    """Plain `http.client` against a running server, reusing its connection while the server keeps
+    it open; redirects are never followed. Lighter than a full HTTP library, so the load generator
+    leaves the shared cores to the server it measures."""
 
     def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.session = requests.Session()
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.connection: http.client.HTTPConnection | None = None
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> Reply:
-        answer = self.session.get(
-            urljoin(self.base_url, url), headers=headers, allow_redirects=False, timeout=60
-        )
-        return Reply(answer.status_code, answer.headers, answer.text)
+        return self._send("GET", url, None, dict(headers or {}))
 
     def post(self, url: str, data: Mapping[str, str], headers: Mapping[str, str] | None = None) -> Reply:
-        answer = self.session.post(
-            urljoin(self.base_url, url), data=data, headers=headers, allow_redirects=False, timeout=60
-        )
-        return Reply(answer.status_code, answer.headers, answer.text)
+        form = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        return self._send("POST", url, urlencode(data).encode("ascii"), form)
+
+    def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> Reply:
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        self.connection.request(method, local(url), body, headers)
+        answer = self.connection.getresponse()
+        reply = Reply(answer.status, dict(answer.getheaders()), answer.read().decode("utf-8"))
+        if answer.will_close:
+            self.connection.close()
+            self.connection = None
+        return reply
 
 
 @dataclass

@@ -6,10 +6,10 @@ Run from the repository root: `.venv/bin/python bench/signin.py`
 
 Two setups, each after a warm-up:
 
-1. in-process: the Flask test client on one thread, SQLite in a temporary instance folder.
+1. in-process: the Flask test client on one thread, the database chosen as for gunicorn (below).
    CPU per sign-in is this process's CPU time (the broker, the test client and the driver).
 2. gunicorn: `gunicorn --workers 2 wsgi:app` as a subprocess, driven by `--clients` threads, each
-   with its own `requests.Session`, for `--seconds`. The database is PostgreSQL (a dedicated
+   with its own connection (plain `http.client`), for `--seconds`. The database is PostgreSQL (a dedicated
    database `ehbench`, created afresh and dropped afterwards, on postgres@127.0.0.1:5432) when
    it is reachable, else SQLite with a warning. CPU per sign-in is the workers' CPU time
    (/proc/<pid>/stat); the load generator's and the rest of the machine's (PostgreSQL) are shown
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import http.client
 import logging
 import os
 import pstats
@@ -54,12 +55,13 @@ from bench._signin_flow import (
     CONFIG_YAML,
     STEPS,
     TOTAL,
+    ConnectionHttp,
     FlowError,
-    RequestsHttp,
     TestClientHttp,
     sign_in,
 )
 from broker import create_app
+from broker.extensions import db
 from config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,22 +202,39 @@ class CpuMeter:
 # --- in-process ---------------------------------------------------------------------------------
 
 
-def inprocess_client(tmp: Path, binding: str) -> FlaskClient:
-    """The app on SQLite in a temporary instance folder, migrated, and its test client."""
+@contextmanager
+def inprocess_client(tmp: Path, args: argparse.Namespace) -> Iterator[tuple[FlaskClient, str]]:
+    """The app in a temporary instance folder, migrated, and its test client; and the database's kind."""
     instance = tmp / "inprocess"
-    database = f"sqlite:///{instance / 'bench.sqlite3'}"
-    settings = load_settings(broker_environ(instance, "http://localhost", database, binding))
-    app = create_app(settings)
-    with app.app_context():
-        upgrade()
-    return app.test_client()
+    instance.mkdir(parents=True, exist_ok=True)
+    with bench_database(args.db, instance) as database:
+        settings = load_settings(broker_environ(instance, "http://localhost", database, args.binding))
+        app = create_app(settings)
+        handlers = logging.getLogger().handlers[:]
+        with app.app_context():
+            upgrade()
+        # Alembic's logging set-up sends log lines to stderr; they belong in the log file.
+        logging.getLogger().handlers[:] = handlers
+        try:
+            yield app.test_client(), _kind(database)
+        finally:
+            with app.app_context():
+                db.engine.dispose()
+
+
+def _kind(database: str) -> str:
+    return "PostgreSQL" if database.startswith("postgresql") else "SQLite"
 
 
 def run_inprocess(tmp: Path, args: argparse.Namespace) -> Run:
-    http = TestClientHttp(inprocess_client(tmp, args.binding))
+    with inprocess_client(tmp, args) as (client, kind):
+        return _drive_inprocess(TestClientHttp(client), kind, args)
+
+
+def _drive_inprocess(http: TestClientHttp, kind: str, args: argparse.Namespace) -> Run:
     for _ in range(args.warm_up):
         sign_in(http, args.binding)
-    run, meter = Run("in-process: Flask test client, 1 thread, SQLite", "broker + test client"), CpuMeter({})
+    run, meter = Run(f"in-process: Flask test client, 1 thread, {kind}", "broker + test client"), CpuMeter({})
     meter.start()
     start = time.perf_counter()
     deadline = start + args.seconds
@@ -229,7 +248,7 @@ def run_inprocess(tmp: Path, args: argparse.Namespace) -> Run:
 def _attempt(run: Run, sign_in_once: Callable[[], Timings]) -> None:
     try:
         run.samples.append(sign_in_once())
-    except (FlowError, requests.RequestException, KeyError) as error:
+    except (FlowError, OSError, http.client.HTTPException, KeyError) as error:
         run.errors.append(f"{type(error).__name__}: {error}")
 
 
@@ -254,7 +273,9 @@ def gunicorn(environ: dict[str, str], port: int, log: Path) -> Iterator[subproce
     )
     if migrate.returncode:
         raise RuntimeError(f"flask db upgrade failed:\n{migrate.stderr.decode()[-3000:]}")
-    command = [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"]
+    extra = os.environ.get("GUNI_EXTRA", "").split()
+    command = [sys.executable, "-m", "gunicorn", "--workers", "2", *extra]
+    command += ["--bind", f"127.0.0.1:{port}", "wsgi:app"]
     with log.open("wb") as out:
         server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -290,8 +311,8 @@ def run_gunicorn(tmp: Path, args: argparse.Namespace) -> Run:
     with bench_database(args.db, tmp) as database:
         environ = broker_environ(tmp / "gunicorn", base_url, database, args.binding)
         with gunicorn(environ, port, tmp / "gunicorn.log") as server:
-            kind = "PostgreSQL" if database.startswith("postgresql") else "SQLite"
-            run = Run(f"gunicorn --workers 2, {args.clients} client threads, {kind}", "client only")
+            label = f"gunicorn --workers 2, {args.clients} client threads, {_kind(database)}"
+            run = Run(label, "client only")
             meter = CpuMeter({"gunicorn workers": children(server.pid), "gunicorn master": [server.pid]})
             drive(run, meter, base_url, args)
         if run.errors:
@@ -306,7 +327,7 @@ def drive(run: Run, meter: CpuMeter, base_url: str, args: argparse.Namespace) ->
 
     def once() -> Timings:
         if not hasattr(local, "http"):
-            local.http = RequestsHttp(base_url)
+            local.http = ConnectionHttp(base_url)
         return sign_in(local.http, args.binding)
 
     def loop(deadline: float) -> None:
@@ -361,14 +382,16 @@ def _figures(run: Run, step: str) -> list[float]:
 
 def profile(tmp: Path, args: argparse.Namespace) -> None:
     """cProfile of `args.profile` in-process sign-ins after warm-up; the top costs per sign-in."""
-    http = TestClientHttp(inprocess_client(tmp, args.binding))
-    for _ in range(args.warm_up):
-        sign_in(http, args.binding)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(args.profile):
-        sign_in(http, args.binding)
-    profiler.disable()
+    with inprocess_client(tmp, args) as (client, kind):
+        http = TestClientHttp(client)
+        for _ in range(args.warm_up):
+            sign_in(http, args.binding)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(args.profile):
+            sign_in(http, args.binding)
+        profiler.disable()
+    print(f"Profile of in-process sign-ins on {kind}")
     stats = pstats.Stats(profiler)
     print("cProfile's own overhead inflates pure-Python code (SQLAlchemy, authlib) more than C code")
     for key, title in ((3, "cumulative"), (2, "own (tottime)")):
