@@ -1,7 +1,7 @@
 """The development pages speak one language, chosen as on every translated page.
 
 `?lang=nl|en`, else the browser's Accept-Language, else Dutch: the simulator's page (where the
-hand-off form posts the AuthnRequest).
+hand-off form posts the AuthnRequest) and the identity the test login shows at the end.
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ SIMULATOR = {
     ),
     "en": ("eHerkenning simulator", "KvK number (8 digits)", "Own company", ">Sign in<", ">Cancel<"),
 }
+IDENTITY = {
+    "nl": ("<h1>Ingelogd</h1>", "<dt>Dienstafnemer</dt>", "<dt>Betrouwbaarheidsniveau</dt>", ">Opnieuw<"),
+    "en": ("<h1>Signed in</h1>", "<dt>Legal subject</dt>", "<dt>Level of assurance</dt>", ">Again<"),
+}
 OTHER = {"nl": "en", "en": "nl"}
 
 
@@ -64,6 +68,19 @@ def test_the_simulator_speaks_the_users_language(
     page = at_the_simulator(browser(client, accept_language), query)
     assert page.status_code == 200
     assert_speaks(page, lang, SIMULATOR)
+
+
+@pytest.mark.parametrize(("query", "accept_language", "lang"), CHOICES)
+def test_the_identity_page_speaks_the_users_language(
+    client: FlaskClient, query: str, accept_language: str | None, lang: str
+) -> None:
+    answer = at_the_simulator(browser(client, accept_language), "action=login&binding=post")
+    (to_acs,) = forms(answer)
+    page = client.post(f"{local(to_acs.action)}?{query}", data=to_acs.fields)
+    assert page.status_code == 200, page.get_data(as_text=True)
+    assert_speaks(page, lang, IDENTITY)
+    # Signing in again starts in the same language.
+    assert f'href="/saml/test-login?lang={lang}"' in page.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("lang", ["nl", "en"])
