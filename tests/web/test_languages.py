@@ -1,7 +1,7 @@
 """The development pages speak one language, chosen as on every translated page.
 
-`?lang=nl|en`, else the browser's Accept-Language, else Dutch: the simulator's page (where the
-hand-off form posts the AuthnRequest) and the identity the test login shows at the end.
+`?lang=nl|en`, else the browser's Accept-Language, else Dutch: the test login, the simulator's page
+(where the hand-off form posts the AuthnRequest) and the identity the test login shows at the end.
 """
 
 from __future__ import annotations
@@ -81,6 +81,15 @@ def test_the_identity_page_speaks_the_users_language(
     assert_speaks(page, lang, IDENTITY)
     # Signing in again starts in the same language.
     assert f'href="/saml/test-login?lang={lang}"' in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_the_test_login_keeps_its_language_for_the_hand_off(client: FlaskClient, lang: str) -> None:
+    html = client.get(f"/saml/test-login?lang={lang}").get_data(as_text=True)
+    link = re.search(rf'href="(/saml/test-login\?service={IND}[^"]*)"', html)
+    assert link, "no link to sign in for the service"
+    hand_off = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert f'<html lang="{lang}">' in hand_off
 
 
 @pytest.mark.parametrize("lang", ["nl", "en"])
