@@ -2,8 +2,9 @@
 
 The server (stdlib `http.server` with an `ssl.SSLContext` that requires a client certificate)
 plays the HM's ArtifactResolutionService: it records what arrives and answers as a test asks.
-Certificates are generated per module: a server CA issuing a certificate for 127.0.0.1 and
-localhost, and our SP key pair (self-signed, as `config.dev_keys` makes them) as the client.
+Certificates are generated per module (`tests.pki`): a server CA issuing a certificate for
+127.0.0.1 and localhost, and our SP key pair (self-signed, made by `config.dev_keys` as in
+development) as the client.
 
 The HM's TLS CA comes from `SamlSettings.hm_tls_ca_bundle` (BROKER_HM_TLS_CA); without it, requests'
 default bundle, which the tests that need a trusted server point at the test CA.
@@ -12,9 +13,7 @@ default bundle, which the tests that need a trusted server point at the test CA.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import gzip
-import ipaddress
 import ssl
 import sys
 import threading
@@ -22,18 +21,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
 
 from config import KeyPair, SamlSettings
-from config.dev_keys import generate_key_pair
+from config.dev_keys import ensure_key_pair
 from saml.artifact import requests_transport
 from saml.errors import Reason, SamlError
+from tests.pki import Authority, certificate_authority, server_certificate, server_context
 
 ENVELOPE = b'<?xml version="1.0"?><soap11:Envelope xmlns:soap11="http://schemas.xmlsoap.org/soap/envelope/"/>'
 ANSWER = (
@@ -48,88 +45,28 @@ GZIP_BOMB = gzip.compress(b"x" * (1024 * 1024))
 
 
 @dataclass(frozen=True)
-class Pem:
-    """A key and certificate, as PEM bytes and as files."""
-
-    key_pem: bytes
-    cert_pem: bytes
-    key_path: Path
-    cert_path: Path
-
-    def key_pair(self) -> KeyPair:
-        return KeyPair(self.key_pem, self.cert_pem, self.key_path, self.cert_path)
-
-
-def write(folder: Path, stem: str, key_pem: bytes, cert_pem: bytes) -> Pem:
-    (folder / f"{stem}-key.pem").write_bytes(key_pem)
-    (folder / f"{stem}-cert.pem").write_bytes(cert_pem)
-    return Pem(key_pem, cert_pem, folder / f"{stem}-key.pem", folder / f"{stem}-cert.pem")
-
-
-def issue(folder: Path, stem: str, name: str, issuer: Pem | None, hosts: tuple[str, ...] = ()) -> Pem:
-    """A certificate for `name`: a CA when `issuer` is None, else a TLS server certificate for `hosts`."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-    )
-    if issuer is None:
-        builder = builder.issuer_name(subject).add_extension(
-            x509.BasicConstraints(ca=True, path_length=0), critical=True
-        )
-        signing_key = key
-    else:
-        ca = x509.load_pem_x509_certificate(issuer.cert_pem)
-        names: list[x509.GeneralName] = []
-        for host in hosts:
-            try:
-                names.append(x509.IPAddress(ipaddress.ip_address(host)))
-            except ValueError:
-                names.append(x509.DNSName(host))
-        builder = (
-            builder.issuer_name(ca.subject)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        )
-        signing_key = serialization.load_pem_private_key(issuer.key_pem, password=None)
-    cert = builder.sign(signing_key, hashes.SHA256())
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return write(folder, stem, key_pem, cert.public_bytes(serialization.Encoding.PEM))
-
-
-@dataclass(frozen=True)
 class Pki:
-    server_ca: Pem
-    server: Pem
-    impostor: Pem  # for 127.0.0.1 too, but from a CA we do not trust
-    wrong_host: Pem  # from the trusted CA, for another host
-    sp: Pem  # our SP key pair: the client certificate
-    stranger: Pem  # a client certificate that is not ours
+    server_ca: Authority
+    server: KeyPair
+    impostor: KeyPair  # for 127.0.0.1 too, but from a CA we do not trust
+    wrong_host: KeyPair  # from the trusted CA, for another host
+    sp: KeyPair  # our SP key pair: the client certificate
+    stranger: KeyPair  # a client certificate that is not ours
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     folder = tmp_path_factory.mktemp("pki")
-    server_ca = issue(folder, "server-ca", "test HM TLS CA", None)
-    impostor_ca = issue(folder, "impostor-ca", "impostor CA", None)
+    server_ca = certificate_authority(folder, "server-ca", "test HM TLS CA")
+    impostor_ca = certificate_authority(folder, "impostor-ca", "impostor CA")
     local = ("127.0.0.1", "localhost")
-    sp, stranger = generate_key_pair("broker.test SP"), generate_key_pair("stranger SP")
     return Pki(
         server_ca=server_ca,
-        server=issue(folder, "server", "hm.test", server_ca, local),
-        impostor=issue(folder, "impostor", "hm.test", impostor_ca, local),
-        wrong_host=issue(folder, "wrong-host", "other.test", server_ca, ("other.test",)),
-        sp=write(folder, "sp", sp.key_pem, sp.cert_pem),
-        stranger=write(folder, "stranger", stranger.key_pem, stranger.cert_pem),
+        server=server_certificate(folder, "server", server_ca, local),
+        impostor=server_certificate(folder, "impostor", impostor_ca, local),
+        wrong_host=server_certificate(folder, "wrong-host", server_ca, ("other.test",)),
+        sp=ensure_key_pair(folder, "sp", "broker.test SP"),
+        stranger=ensure_key_pair(folder, "stranger", "stranger SP"),
     )
 
 
@@ -213,9 +150,8 @@ def serve() -> Iterator[Serve]:
     """Starts an HM server with a certificate, trusting one client certificate; stops them all after."""
     running: list[tuple[HmServer, threading.Thread]] = []
 
-    def start(certificate: Pem, client_trust: Pem) -> HmServer:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(certificate.cert_path, certificate.key_path)
+    def start(certificate: KeyPair, client_trust: KeyPair) -> HmServer:
+        context = server_context(certificate)
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(cadata=client_trust.cert_pem.decode())
         server = HmServer(context)
@@ -232,12 +168,12 @@ def serve() -> Iterator[Serve]:
 
 
 @pytest.fixture
-def trust(monkeypatch: pytest.MonkeyPatch) -> Callable[[Pem | None], None]:
+def trust(monkeypatch: pytest.MonkeyPatch) -> Callable[[Authority | None], None]:
     """Which CA requests trusts for the HM's certificate; None: its default bundle (certifi)."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
-    def set_ca(ca: Pem | None) -> None:
+    def set_ca(ca: Authority | None) -> None:
         if ca is None:
             monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
         else:
@@ -253,7 +189,7 @@ def settings(pki: Pki) -> SamlSettings:
         oin="00000001234567890000",
         base_url="https://broker.test",
         acs_url="https://broker.test/saml/acs",
-        key=pki.sp.key_pair(),
+        key=pki.sp,
         hm_metadata=None,
         services=(),
         artifact_timeout_seconds=5.0,
@@ -261,7 +197,7 @@ def settings(pki: Pki) -> SamlSettings:
 
 
 @pytest.fixture
-def hm(pki: Pki, serve: Serve, trust: Callable[[Pem | None], None]) -> HmServer:
+def hm(pki: Pki, serve: Serve, trust: Callable[[Authority | None], None]) -> HmServer:
     """The HM as it should be: a certificate from the CA we trust, our client certificate trusted."""
     trust(pki.server_ca)
     return serve(pki.server, pki.sp)
@@ -318,7 +254,7 @@ def test_a_non_200_answer_is_refused(hm: HmServer, settings: SamlSettings, statu
 
 
 def test_a_server_that_does_not_trust_our_certificate_fails_closed(
-    pki: Pki, serve: Serve, trust: Callable[[Pem | None], None], settings: SamlSettings
+    pki: Pki, serve: Serve, trust: Callable[[Authority | None], None], settings: SamlSettings
 ) -> None:
     trust(pki.server_ca)
     server = serve(pki.server, client_trust=pki.stranger)
@@ -332,7 +268,7 @@ def test_without_our_certificate_the_server_refuses_the_handshake(
     pki: Pki, hm: HmServer, settings: SamlSettings
 ) -> None:
     # Someone else's key pair: the same transport, another client certificate, no answer.
-    post = requests_transport(dataclasses.replace(settings, key=pki.stranger.key_pair()), MAX_BYTES)
+    post = requests_transport(dataclasses.replace(settings, key=pki.stranger), MAX_BYTES)
     assert outcome(post, hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
     assert hm.seen == []
 
@@ -345,7 +281,7 @@ def test_without_our_certificate_the_server_refuses_the_handshake(
 def test_an_untrusted_server_certificate_fails_closed(
     pki: Pki,
     serve: Serve,
-    trust: Callable[[Pem | None], None],
+    trust: Callable[[Authority | None], None],
     settings: SamlSettings,
     certificate: str,
     ca: str | None,
@@ -366,7 +302,7 @@ def test_the_transport_needs_key_and_certificate_files(settings: SamlSettings, p
 
 
 def test_the_hm_tls_ca_comes_from_the_settings(
-    pki: Pki, serve: Serve, trust: Callable[[Pem | None], None], settings: SamlSettings
+    pki: Pki, serve: Serve, trust: Callable[[Authority | None], None], settings: SamlSettings
 ) -> None:
     trust(None)
     server = serve(pki.server, client_trust=pki.sp)
