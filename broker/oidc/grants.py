@@ -72,8 +72,11 @@ class StoredCode(AuthorizationCodeMixin):
 
 class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]  # noqa: RUF012
-    AUTHORIZATION_CODE_LENGTH = 43
     provider: Provider  # set by broker.oidc.server
+
+    def generate_authorization_code(self) -> str:
+        # 256 random bits in one read; authlib's default draws each character separately.
+        return secrets.token_urlsafe(32)
 
     def validate_authorization_request(self) -> str:
         redirect_uri = super().validate_authorization_request()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -209,6 +210,13 @@ def test_acr_values_raise_the_level_asked_for(client: FlaskClient) -> None:
 
 def code_for(portal: Portal) -> str:
     return redirect_parameters(portal.sign_in())["code"]
+
+
+def test_codes_carry_256_random_bits(client: FlaskClient) -> None:
+    portal = Portal(client, "ind-portal")
+    codes = {code_for(portal) for _ in range(3)}
+    assert len(codes) == 3
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", code) for code in codes)
 
 
 def test_a_code_works_once_and_its_reuse_revokes_what_it_issued(client: FlaskClient) -> None:
