@@ -58,10 +58,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     simulator = simulator_views.simulator_hm(settings) if settings.simulator else None
     idp = _identity_provider(settings, simulator, clock())
     transport = _transport(settings, simulator)
-    upstream = Upstream.create(settings.saml, idp, transport, clock, settings.secret_key)
-    provider = Provider.create(settings.oidc, clock)
+    # Start-up stops here when the configuration file is invalid.
+    registry = settings.config.read()
+    upstream = Upstream.create(settings.saml, idp, transport, clock, settings.secret_key, lambda: registry)
+    provider = Provider.create(settings.oidc, lambda: registry, clock)
     app.extensions["broker"] = BrokerRuntime(
         settings=settings,
+        registry=lambda: registry,
         upstream=upstream,
         simulator=simulator,
         provider=provider,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from broker import models
 from broker.runtime import runtime
-from config import ConfigError, Profile, editing
+from config import ConfigError, editing
 from config.clients import AUTH_METHODS
 from saml.metadata import sp_metadata
 
@@ -23,7 +22,8 @@ saml_cli = AppGroup("saml", help="The SAML service provider.")
 def print_metadata() -> None:
     """Print our signed SP metadata (to hand to an HM)."""
     state = runtime()
-    click.echo(sp_metadata(state.settings.saml, state.upstream.clock()).decode("utf-8"))
+    metadata = sp_metadata(state.settings.saml, state.registry().services, state.upstream.clock())
+    click.echo(metadata.decode("utf-8"))
 
 
 @click.command("purge")
@@ -42,7 +42,7 @@ _APPLY = "Restart the broker (gunicorn: kill -HUP <master pid>) to apply."
 @clients_cli.command("list")
 def list_clients() -> None:
     """One line per client: id, service, authentication method, redirect URIs."""
-    for client in runtime().settings.oidc.clients:
+    for client in runtime().registry().clients:
         uris = " ".join(client.redirect_uris)
         click.echo(f"{client.client_id}\t{client.service}\t{client.token_endpoint_auth_method}\t{uris}")
 
@@ -62,30 +62,27 @@ def add_client(
     client_id: str, service: str, redirect_uris: tuple[str, ...], auth_method: str, name: str | None
 ) -> None:
     """Register a portal; a new secret is printed once (the file keeps only its SHA-256)."""
-    path = _config_file()
-    _apply(path, lambda: editing.add_client(path, client_id, service, list(redirect_uris), auth_method, name))
+    _apply(lambda path: editing.add_client(path, client_id, service, list(redirect_uris), auth_method, name))
 
 
 @clients_cli.command("rotate-secret")
 @click.argument("client_id")
 def rotate_secret(client_id: str) -> None:
     """Give a client a new secret, printed once; the old one stops working when the broker restarts."""
-    path = _config_file()
-    _apply(path, lambda: editing.rotate_secret(path, client_id))
+    _apply(lambda path: editing.rotate_secret(path, client_id))
 
 
 @clients_cli.command("remove")
 @click.argument("client_id")
 def remove_client(client_id: str) -> None:
     """Remove a client."""
-    path = _config_file()
-    _apply(path, lambda: editing.remove_client(path, client_id))
+    _apply(lambda path: editing.remove_client(path, client_id))
 
 
 @services_cli.command("list")
 def list_services() -> None:
     """One line per service: slug, index, minimum level, ServiceUUID, name."""
-    for service in runtime().settings.saml.services:
+    for service in runtime().registry().services:
         click.echo(
             f"{service.slug}\t{service.index}\t{service.minimum_loa}\t{service.uuid}\t{service.name_en}"
         )
@@ -94,36 +91,26 @@ def list_services() -> None:
 @services_cli.command("check")
 def check_services() -> None:
     """Check the configuration file as it is now on disk, as start-up would read it."""
-    path = _config_file()
+    config = runtime().settings.config
     try:
-        services, clients = editing.check(path, path.read_text(encoding="utf-8"), os.environ, _production())
-    except (ConfigError, OSError) as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"{path}: {services} services, {clients} clients, valid")
-
-
-def _production() -> bool:
-    return runtime().settings.profile is Profile.PRODUCTION
-
-
-def _config_file() -> Path:
-    path = runtime().settings.config_file
-    if path is None:
-        raise click.ClickException("BROKER_CONFIG names no file")
-    return path
-
-
-def _apply(path: Path, edit: Callable[[], editing.Edited]) -> None:
-    """Make the edit, check the result as start-up would, and only then write it."""
-    try:
-        edited = edit()
-        editing.check(path, edited.text, os.environ, _production())
+        registry = config.read()
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    editing.write(path, edited.text)
+    click.echo(f"{config.path}: {len(registry.services)} services, {len(registry.clients)} clients, valid")
+
+
+def _apply(edit: Callable[[Path], editing.Edited]) -> None:
+    """Make the edit, check the result as start-up would, and only then write it."""
+    config = runtime().settings.config
+    try:
+        edited = edit(config.path)
+        config.parse(edited.text)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    editing.write(config.path, edited.text)
     if edited.secret:
         click.echo(f"secret (shown once, keep it safe): {edited.secret}")
-    click.echo(f"{path} updated. {_APPLY}")
+    click.echo(f"{config.path} updated. {_APPLY}")
 
 
 def init_app(app: Flask) -> None:

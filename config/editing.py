@@ -1,22 +1,20 @@
 """Changing the clients in the configuration file, keeping its comments and layout (the CLI's engine).
 
-Every change is checked by loading the result the way start-up does before anything is written.
+The caller checks every change by loading the result the way start-up does (`ConfigFile.parse`)
+before anything is written.
 """
 
 from __future__ import annotations
 
 import io
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from config.clients import ClientSecret, load_clients
-from config.services import load_services, parse_document
+from config.clients import ClientSecret
 from config.settings import ConfigError
 
 _SECRET_FIELDS = ("secret", "secret_sha256", "secret_env")
@@ -99,16 +97,6 @@ def remove_client(path: Path, client_id: str) -> Edited:
     entries = _entries(document)
     entries.remove(_find(entries, client_id, path))
     return Edited(_dump(yaml, document))
-
-
-def check(path: Path, text: str, environ: Mapping[str, str], production: bool) -> tuple[int, int]:
-    """Load `text` as start-up would load it from `path`: how many services and clients it declares.
-
-    Raises ConfigError naming the file, the entry and the field of what is wrong.
-    """
-    document: dict[str, Any] = parse_document(path, text)
-    services = load_services(path, document)
-    return len(services), len(load_clients(path, document, services, environ, production))
 
 
 def write(path: Path, text: str) -> None:

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 
 from broker import create_app
-from config import Settings, load_settings
+from config import Registry, load_settings
 from tests.conftest import broker_environ
 
 
@@ -24,7 +24,7 @@ def cli_app(environ: dict[str, str]) -> Flask:
 
 
 def config_file(app: Flask) -> Path:
-    return app.extensions["broker"].settings.config_file
+    return app.extensions["broker"].settings.config.path
 
 
 def invoke(app: Flask, *args: str) -> tuple[int, str]:
@@ -32,9 +32,9 @@ def invoke(app: Flask, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def reloaded(environ: dict[str, str]) -> Settings:
-    """The settings start-up would read now (the config file as the CLI left it)."""
-    return load_settings(environ)
+def reloaded(environ: dict[str, str]) -> Registry:
+    """The services and clients start-up would read now (the config file as the CLI left it)."""
+    return load_settings(environ).config.read()
 
 
 def test_add_a_client_prints_its_secret_once_and_keeps_only_its_hash(
@@ -57,7 +57,7 @@ def test_add_a_client_prints_its_secret_once_and_keeps_only_its_hash(
     text = path.read_text()
     assert secret not in text
     assert text.startswith("# portals of the test\n")
-    client = reloaded(environ).oidc.client("new-portal")
+    client = reloaded(environ).client("new-portal")
     assert client is not None
     assert client.redirect_uris == ("https://new.test/callback",)
     assert client.secret.matches(secret)
@@ -67,14 +67,14 @@ def test_rotate_secret_replaces_the_secret(cli_app: Flask, environ: dict[str, st
     code, output = invoke(cli_app, "clients", "rotate-secret", "olo-post")
     assert code == 0, output
     secret = re.search(r"\): (\S+)", output).group(1)
-    client = reloaded(environ).oidc.client("olo-post")
+    client = reloaded(environ).client("olo-post")
     assert client.secret.matches(secret)
     assert "secret:" not in config_file(cli_app).read_text().split("olo-post")[1].split("client_id")[0]
 
 
 def test_remove_a_client(cli_app: Flask, environ: dict[str, str]) -> None:
     assert invoke(cli_app, "clients", "remove", "olo-jwt")[0] == 0
-    assert reloaded(environ).oidc.client("olo-jwt") is None
+    assert reloaded(environ).client("olo-jwt") is None
 
 
 @pytest.mark.parametrize(

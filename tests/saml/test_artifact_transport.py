@@ -255,7 +255,6 @@ def settings(pki: Pki) -> SamlSettings:
         acs_url="https://broker.test/saml/acs",
         key=pki.sp.key_pair(),
         hm_metadata=None,
-        services=(),
         artifact_timeout_seconds=5.0,
     )
 
