@@ -36,7 +36,6 @@ def purge() -> None:
 
 clients_cli = AppGroup("clients", help="The portals (OpenID Connect clients) in BROKER_CONFIG.")
 services_cli = AppGroup("services", help="The eHerkenning services in BROKER_CONFIG.")
-_APPLY = "Restart the broker (gunicorn: kill -HUP <master pid>) to apply."
 
 
 @clients_cli.command("list")
@@ -68,7 +67,7 @@ def add_client(
 @clients_cli.command("rotate-secret")
 @click.argument("client_id")
 def rotate_secret(client_id: str) -> None:
-    """Give a client a new secret, printed once; the old one stops working when the broker restarts."""
+    """Give a client a new secret, printed once; the old one stops working when brokers reload the file."""
     _apply(lambda path: editing.rotate_secret(path, client_id))
 
 
@@ -110,7 +109,11 @@ def _apply(edit: Callable[[Path], editing.Edited]) -> None:
     editing.write(config.path, edited.text)
     if edited.secret:
         click.echo(f"secret (shown once, keep it safe): {edited.secret}")
-    click.echo(f"{config.path} updated. {_APPLY}")
+    unit = "second" if config.check_seconds == 1 else "seconds"
+    click.echo(
+        f"{config.path} updated. Running brokers apply it within {config.check_seconds} {unit}"
+        " (no restart needed)."
+    )
 
 
 def init_app(app: Flask) -> None:

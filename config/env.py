@@ -58,6 +58,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             path=Path(env.get("BROKER_CONFIG", str(EXAMPLE_CONFIG))),
             environ=env.environ,
             production=production,
+            check_seconds=env.integer("BROKER_CONFIG_CHECK_SECONDS", 1, 0, 3600),
         ),
         simulator=simulator,
         demo_secret=_demo_secret(env, production),

@@ -50,6 +50,8 @@ class ConfigFile:
     # The broker's environment, for the clients' `secret_env`.
     environ: Mapping[str, str] = field(repr=False, compare=False)
     production: bool
+    # How often a running broker looks whether the file changed, in seconds (0: at every lookup).
+    check_seconds: int = 1
 
     def read(self) -> Registry:
         """The file as it is on disk now; ConfigError names the file, the entry and the field."""

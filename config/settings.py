@@ -136,7 +136,7 @@ class Settings:
     instance_path: Path
     saml: SamlSettings
     oidc: OidcSettings
-    # The file of services and clients: the app reads it into a `Registry`, not these settings.
+    # The file of services and clients: read into a `Registry` by the app, and again when it changes.
     config: ConfigFile
     simulator: bool = False
     # The demo portal's client secret (development only): the demo is on when it is set.

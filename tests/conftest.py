@@ -50,6 +50,8 @@ def broker_environ(instance: Path, **overrides: str) -> dict[str, str]:
         "BROKER_DATABASE_URL": f"sqlite:///{instance / 'test.sqlite3'}",
         "BROKER_BASE_URL": TEST_BASE_URL,
         "BROKER_CONFIG": str(write_config(instance / "config")),
+        # Running apps see a change to their configuration file at their next lookup.
+        "BROKER_CONFIG_CHECK_SECONDS": "0",
     }
     environ.update(overrides)
     return environ
