@@ -11,8 +11,9 @@ from flask.cli import AppGroup, with_appcontext
 
 from broker import models
 from broker.runtime import runtime
-from config import ConfigError, editing
+from config import ConfigError, Service, editing
 from config.clients import AUTH_METHODS
+from config.services import LEVELS, MANDATES
 from saml.metadata import sp_metadata
 
 saml_cli = AppGroup("saml", help="The SAML service provider.")
@@ -85,6 +86,42 @@ def list_services() -> None:
         click.echo(
             f"{service.slug}\t{service.index}\t{service.minimum_loa}\t{service.uuid}\t{service.name_en}"
         )
+
+
+@services_cli.command("add")
+@click.argument("slug")
+@click.option("--uuid", "service_uuid", required=True, help="the ServiceUUID mandates are registered against")
+@click.option("--index", type=int, required=True, help="its AttributeConsumingServiceIndex (1 or more)")
+@click.option("--minimum-loa", type=click.Choice(LEVELS), required=True)
+@click.option("--name-nl", required=True, help="display name in Dutch")
+@click.option("--name-en", required=True, help="display name in English")
+@click.option(
+    "--mandate",
+    "mandates",
+    type=click.Choice(MANDATES),
+    multiple=True,
+    help="a mandate kind it admits, repeatable; default: all of them",
+)
+def add_service(
+    slug: str,
+    service_uuid: str,
+    index: int,
+    minimum_loa: str,
+    name_nl: str,
+    name_en: str,
+    mandates: tuple[str, ...],
+) -> None:
+    """Declare an eHerkenning service; our SP metadata lists it from then on."""
+    service = Service(slug, service_uuid, index, minimum_loa, name_nl, name_en, mandates or MANDATES)
+    _apply(lambda path: editing.add_service(path, service))
+    click.echo("Hand the HM our new metadata (flask --app wsgi saml metadata) before portals use it.")
+
+
+@services_cli.command("remove")
+@click.argument("slug")
+def remove_service(slug: str) -> None:
+    """Remove a service that no client signs in for any more."""
+    _apply(lambda path: editing.remove_service(path, slug))
 
 
 @services_cli.command("check")

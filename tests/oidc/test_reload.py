@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from unittest.mock import ANY
 
 import pytest
 from flask import Flask
@@ -18,9 +19,16 @@ from flask_migrate import upgrade
 
 from broker import create_app
 from config import load_settings
+from saml.xml import NS, parse
 from tests.clients import REDIRECT
 from tests.conftest import MovableClock, broker_environ
 from tests.oidc.portal import Portal, redirect_parameters
+from tests.web.browser import forms, local
+
+NEW_SERVICE = (
+    "services add late-service --uuid 5d0c8e3a-1b2f-4c6d-9e7a-8f9b0c1d2e04 --index 7 --minimum-loa loa2"
+    " --name-nl Nieuw --name-en New"
+)
 
 
 @pytest.fixture
@@ -59,6 +67,20 @@ def test_a_client_added_by_the_cli_signs_in_without_a_restart(app: Flask, client
     assert claims["eherkenning_service_id"].endswith(":services:2")
 
 
+def test_a_service_and_its_client_added_by_the_cli_sign_in_without_a_restart(
+    app: Flask, client: FlaskClient
+) -> None:
+    flask(app, NEW_SERVICE)
+    flask(app, f"clients add late-portal --service late-service --redirect-uri {REDIRECT} --auth-method none")
+    portal = Portal(client, "late-portal", "none")
+    tokens = portal.token(redirect_parameters(portal.sign_in(loa="loa2"))["code"])
+    assert tokens.status_code == 200, tokens.get_json()
+    claims = portal.verify(tokens.get_json()["id_token"])
+    assert claims["acr"].endswith(":loa2")
+    assert claims["eherkenning_service_id"].endswith(":services:7")
+    assert claims["mandate"]["service_uuid"] == "5d0c8e3a-1b2f-4c6d-9e7a-8f9b0c1d2e04"
+
+
 def test_a_removed_client_is_refused(app: Flask, client: FlaskClient) -> None:
     portal = Portal(client, "ind-portal")
     code = redirect_parameters(portal.sign_in())["code"]
@@ -95,6 +117,17 @@ def test_a_sign_in_in_flight_whose_client_was_removed_gets_a_page(app: Flask, cl
     assert "(invalid_client)" in back.get_data(as_text=True)
 
 
+def test_a_sign_in_in_flight_whose_service_was_removed_gets_a_page(app: Flask, client: FlaskClient) -> None:
+    portal = Portal(client, "own-only")
+    at_hm = portal.at_hm(portal.authorize())
+    flask(app, "clients remove own-only")
+    flask(app, "services remove own-company-only")
+    back = portal.back_at_broker(at_hm)
+    assert back.status_code == 400
+    assert "Location" not in back.headers
+    assert "This sign-in attempt has expired or was already used" in back.get_data(as_text=True)
+
+
 def test_an_invalid_edit_is_logged_and_sign_ins_go_on(
     app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -109,3 +142,26 @@ def test_an_invalid_edit_is_logged_and_sign_ins_go_on(
     # Mended, the file applies again.
     path.write_text(good.replace("client_id: olo-public", "client_id: olo-open"))
     assert Portal(client, "olo-public", "none").authorize().status_code == 400
+
+
+def test_metadata_and_test_login_list_a_new_service(app: Flask, client: FlaskClient) -> None:
+    assert set(service_names(client)) == {1, 2, 3}
+    flask(app, NEW_SERVICE)
+    assert service_names(client) == {1: "IND Portaal Zakelijk", 2: "Omgevingsloket", 3: ANY, 7: "Nieuw"}
+    assert "late-service" in client.get("/saml/test-login").get_data(as_text=True)
+    # The simulator knows the service as the HM's catalogue would: it answers a request for it.
+    (form,) = forms(client.get("/saml/test-login?service=late-service"))
+    at_hm = client.post(f"{local(form.action)}?action=login&loa=loa2&binding=post", data=form.fields)
+    (back,) = forms(at_hm)
+    shown = client.post(local(back.action), data=back.fields)
+    assert shown.status_code == 200
+    assert "New" in shown.get_data(as_text=True)
+
+
+def service_names(client: FlaskClient) -> dict[int, str]:
+    """The (first, Dutch) name of each AttributeConsumingService in our metadata, by index."""
+    sp = parse(client.get("/saml/metadata").data).find("md:SPSSODescriptor", NS)
+    return {
+        int(element.get("index")): element.findtext("md:ServiceName", namespaces=NS)
+        for element in sp.findall("md:AttributeConsumingService", NS)
+    }
