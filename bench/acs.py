@@ -51,7 +51,6 @@ def setup(now: datetime) -> tuple[SamlSettings, IdentityProvider, Expected, str]
         acs_url="https://broker.test/saml/acs",
         key=generate_key_pair("broker.test SP"),
         hm_metadata=None,
-        services=(SERVICE,),
         response_binding=Binding.POST,
     )
     hm = SimulatorHm(
@@ -61,7 +60,7 @@ def setup(now: datetime) -> tuple[SamlSettings, IdentityProvider, Expected, str]
         ars_url="https://broker.test/simulator/ars",
     )
     idp = parse_metadata(hm.metadata(now), now, (hm.key.cert_pem,))
-    sp = ServiceProvider.from_settings(settings, now)
+    sp = ServiceProvider.from_settings(settings, (SERVICE,), now)
     request = read_post_request(outgoing_request(settings, idp, SERVICE, "relay", now).fields, hm, sp, now)
     scenario = Scenario(mandate=Mandate.REPRESENTATIVE, intermediary_kvk="87654321", advice=True)
     delivery = respond(hm, sp, request, scenario, now, Shape(encrypt_ids=True, encrypt_assertion=True))

@@ -22,6 +22,7 @@ from broker.web import oidc as oidc_views
 from broker.web import saml as saml_views
 from broker.web import simulator as simulator_views
 from config import Profile, Settings, load_settings
+from config.reloading import LiveRegistry
 from saml.artifact import Transport, requests_transport
 from saml.hm_metadata import IdentityProvider, parse_metadata, read_metadata_source
 from saml.simulator import SimulatorHm
@@ -51,10 +52,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     simulator = simulator_views.simulator_hm(settings) if settings.simulator else None
     idp = _identity_provider(settings, simulator, clock())
     transport = _transport(settings, simulator)
-    upstream = Upstream.create(settings.saml, idp, transport, clock, settings.secret_key)
-    provider = Provider.create(settings.oidc, clock)
+    # Start-up stops here when the configuration file is invalid; later an invalid edit is only logged.
+    registry = LiveRegistry(settings.config)
+    upstream = Upstream.create(settings.saml, idp, transport, clock, settings.secret_key, registry.current)
+    provider = Provider.create(settings.oidc, registry.current, clock)
     app.extensions["broker"] = BrokerRuntime(
         settings=settings,
+        registry=registry.current,
         upstream=upstream,
         simulator=simulator,
         provider=provider,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,8 +11,9 @@ from flask.cli import AppGroup, with_appcontext
 
 from broker import models
 from broker.runtime import runtime
-from config import ConfigError, Profile, editing
+from config import ConfigError, Service, editing
 from config.clients import AUTH_METHODS
+from config.services import LEVELS, MANDATES
 from saml.metadata import sp_metadata
 
 saml_cli = AppGroup("saml", help="The SAML service provider.")
@@ -23,7 +23,8 @@ saml_cli = AppGroup("saml", help="The SAML service provider.")
 def print_metadata() -> None:
     """Print our signed SP metadata (to hand to an HM)."""
     state = runtime()
-    click.echo(sp_metadata(state.settings.saml, state.upstream.clock()).decode("utf-8"))
+    metadata = sp_metadata(state.settings.saml, state.registry().services, state.upstream.clock())
+    click.echo(metadata.decode("utf-8"))
 
 
 @click.command("purge")
@@ -36,13 +37,12 @@ def purge() -> None:
 
 clients_cli = AppGroup("clients", help="The portals (OpenID Connect clients) in BROKER_CONFIG.")
 services_cli = AppGroup("services", help="The eHerkenning services in BROKER_CONFIG.")
-_APPLY = "Restart the broker (gunicorn: kill -HUP <master pid>) to apply."
 
 
 @clients_cli.command("list")
 def list_clients() -> None:
     """One line per client: id, service, authentication method, redirect URIs."""
-    for client in runtime().settings.oidc.clients:
+    for client in runtime().registry().clients:
         uris = " ".join(client.redirect_uris)
         click.echo(f"{client.client_id}\t{client.service}\t{client.token_endpoint_auth_method}\t{uris}")
 
@@ -62,68 +62,95 @@ def add_client(
     client_id: str, service: str, redirect_uris: tuple[str, ...], auth_method: str, name: str | None
 ) -> None:
     """Register a portal; a new secret is printed once (the file keeps only its SHA-256)."""
-    path = _config_file()
-    _apply(path, lambda: editing.add_client(path, client_id, service, list(redirect_uris), auth_method, name))
+    _apply(lambda path: editing.add_client(path, client_id, service, list(redirect_uris), auth_method, name))
 
 
 @clients_cli.command("rotate-secret")
 @click.argument("client_id")
 def rotate_secret(client_id: str) -> None:
-    """Give a client a new secret, printed once; the old one stops working when the broker restarts."""
-    path = _config_file()
-    _apply(path, lambda: editing.rotate_secret(path, client_id))
+    """Give a client a new secret, printed once; the old one stops working when brokers reload the file."""
+    _apply(lambda path: editing.rotate_secret(path, client_id))
 
 
 @clients_cli.command("remove")
 @click.argument("client_id")
 def remove_client(client_id: str) -> None:
     """Remove a client."""
-    path = _config_file()
-    _apply(path, lambda: editing.remove_client(path, client_id))
+    _apply(lambda path: editing.remove_client(path, client_id))
 
 
 @services_cli.command("list")
 def list_services() -> None:
     """One line per service: slug, index, minimum level, ServiceUUID, name."""
-    for service in runtime().settings.saml.services:
+    for service in runtime().registry().services:
         click.echo(
             f"{service.slug}\t{service.index}\t{service.minimum_loa}\t{service.uuid}\t{service.name_en}"
         )
 
 
+@services_cli.command("add")
+@click.argument("slug")
+@click.option("--uuid", "service_uuid", required=True, help="the ServiceUUID mandates are registered against")
+@click.option("--index", type=int, required=True, help="its AttributeConsumingServiceIndex (1 or more)")
+@click.option("--minimum-loa", type=click.Choice(LEVELS), required=True)
+@click.option("--name-nl", required=True, help="display name in Dutch")
+@click.option("--name-en", required=True, help="display name in English")
+@click.option(
+    "--mandate",
+    "mandates",
+    type=click.Choice(MANDATES),
+    multiple=True,
+    help="a mandate kind it admits, repeatable; default: all of them",
+)
+def add_service(
+    slug: str,
+    service_uuid: str,
+    index: int,
+    minimum_loa: str,
+    name_nl: str,
+    name_en: str,
+    mandates: tuple[str, ...],
+) -> None:
+    """Declare an eHerkenning service; our SP metadata lists it from then on."""
+    service = Service(slug, service_uuid, index, minimum_loa, name_nl, name_en, mandates or MANDATES)
+    _apply(lambda path: editing.add_service(path, service))
+    click.echo("Hand the HM our new metadata (flask --app wsgi saml metadata) before portals use it.")
+
+
+@services_cli.command("remove")
+@click.argument("slug")
+def remove_service(slug: str) -> None:
+    """Remove a service that no client signs in for any more."""
+    _apply(lambda path: editing.remove_service(path, slug))
+
+
 @services_cli.command("check")
 def check_services() -> None:
     """Check the configuration file as it is now on disk, as start-up would read it."""
-    path = _config_file()
+    config = runtime().settings.config
     try:
-        services, clients = editing.check(path, path.read_text(encoding="utf-8"), os.environ, _production())
-    except (ConfigError, OSError) as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(f"{path}: {services} services, {clients} clients, valid")
-
-
-def _production() -> bool:
-    return runtime().settings.profile is Profile.PRODUCTION
-
-
-def _config_file() -> Path:
-    path = runtime().settings.config_file
-    if path is None:
-        raise click.ClickException("BROKER_CONFIG names no file")
-    return path
-
-
-def _apply(path: Path, edit: Callable[[], editing.Edited]) -> None:
-    """Make the edit, check the result as start-up would, and only then write it."""
-    try:
-        edited = edit()
-        editing.check(path, edited.text, os.environ, _production())
+        registry = config.read()
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
-    editing.write(path, edited.text)
+    click.echo(f"{config.path}: {len(registry.services)} services, {len(registry.clients)} clients, valid")
+
+
+def _apply(edit: Callable[[Path], editing.Edited]) -> None:
+    """Make the edit, check the result as start-up would, and only then write it."""
+    config = runtime().settings.config
+    try:
+        edited = edit(config.path)
+        config.parse(edited.text)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    editing.write(config.path, edited.text)
     if edited.secret:
         click.echo(f"secret (shown once, keep it safe): {edited.secret}")
-    click.echo(f"{path} updated. {_APPLY}")
+    unit = "second" if config.check_seconds == 1 else "seconds"
+    click.echo(
+        f"{config.path} updated. Running brokers apply it within {config.check_seconds} {unit}"
+        " (no restart needed)."
+    )
 
 
 def init_app(app: Flask) -> None:

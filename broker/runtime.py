@@ -1,7 +1,9 @@
-"""What the app holds from start-up: settings, the HM connection, the simulator, the OpenID provider."""
+"""What the app holds: settings, the current services and clients, the HM connection, the simulator,
+the OpenID provider."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -9,13 +11,15 @@ from flask import current_app
 
 from broker.oidc.provider import Provider
 from broker.upstream import Upstream
-from config import Settings
+from config import Registry, Settings
 from saml.simulator import SimulatorHm
 
 
 @dataclass(frozen=True)
 class BrokerRuntime:
     settings: Settings
+    # The services and clients to serve now: ask again for every use, never keep the answer.
+    registry: Callable[[], Registry]
     upstream: Upstream
     simulator: SimulatorHm | None
     provider: Provider

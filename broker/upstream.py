@@ -14,7 +14,7 @@ from datetime import datetime
 from lxml import etree
 
 from broker import models
-from config import SamlSettings, Service
+from config import Registry, SamlSettings, Service
 from saml import relay_state
 from saml.artifact import Transport, parse_artifact, resolve
 from saml.authn_request import OutgoingRequest, outgoing_request
@@ -58,6 +58,8 @@ class Upstream:
     transport: Transport
     clock: Clock
     secret: bytes
+    # The current services: a sign-in finishes with its service as the registry declares it now.
+    registry: Callable[[], Registry]
     new_id: Callable[[], str] = new_id
 
     @classmethod
@@ -68,10 +70,11 @@ class Upstream:
         transport: Transport,
         clock: Clock,
         secret_key: str,
+        registry: Callable[[], Registry],
     ) -> Upstream:
         # The RelayState MAC key is derived, so it never equals the session-signing key.
         secret = hashlib.sha256(b"eh-broker relay-state\0" + secret_key.encode("utf-8")).digest()
-        return cls(settings, idp, transport, clock, secret)
+        return cls(settings, idp, transport, clock, secret, registry)
 
     def start(
         self, service: Service, purpose: str, minimum_level: LevelOfAssurance | None = None
@@ -106,7 +109,7 @@ class Upstream:
         reference = relay_state.unseal(values.get("RelayState"), self.secret)
         pending = models.pending_request(reference, now)
         request_id, purpose = pending.id, pending.purpose
-        service = self.settings.service(pending.service_slug)
+        service = self.registry().service(pending.service_slug)
         if service is None:
             raise SamlError(Reason.REQUEST_UNKNOWN, "the request's service is no longer configured")
         expected = Expected(request_id, service, LevelOfAssurance(pending.minimum_level))

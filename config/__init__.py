@@ -1,6 +1,8 @@
-"""Settings for eh-broker: typed values read from the environment at start-up."""
+"""Settings for eh-broker: typed values read from the environment at start-up; the registry of
+services and clients read from the configuration file."""
 
 from config.env import load_settings
+from config.registry import ConfigFile, Registry
 from config.settings import (
     Binding,
     ConfigError,
@@ -15,9 +17,11 @@ from config.settings import (
 __all__ = [
     "Binding",
     "ConfigError",
+    "ConfigFile",
     "KeyPair",
     "NextKey",
     "Profile",
+    "Registry",
     "SamlSettings",
     "Service",
     "Settings",

@@ -1,25 +1,27 @@
-"""Changing the clients in the configuration file, keeping its comments and layout (the CLI's engine).
+"""Changing the clients and services in the configuration file, keeping its comments and layout
+(the CLI's engine).
 
-Every change is checked by loading the result the way start-up does before anything is written.
+The caller checks every change by loading the result the way start-up does (`ConfigFile.parse`)
+before anything is written.
 """
 
 from __future__ import annotations
 
 import io
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from config.clients import ClientSecret, load_clients
-from config.services import load_services, parse_document
-from config.settings import ConfigError
+from config import yaml_lists
+from config.clients import ClientSecret
+from config.settings import ConfigError, Service
 
 _SECRET_FIELDS = ("secret", "secret_sha256", "secret_env")
+# Per section: the field that names an entry, and what messages call one.
+_SECTIONS = {"clients": ("client_id", "client"), "services": ("slug", "service")}
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ def _yaml() -> YAML:
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
+    # Never fold a long value (a secret's hash, a URL, a name) onto a second line.
+    yaml.width = 4096
     return yaml
 
 
@@ -51,26 +55,31 @@ def _dump(yaml: YAML, document: CommentedMap) -> str:
     return out.getvalue()
 
 
-def _entries(document: CommentedMap) -> CommentedSeq:
-    if "clients" not in document or document["clients"] is None:
-        document["clients"] = CommentedSeq()
-    return document["clients"]
+def _entries(document: CommentedMap, section: str) -> CommentedSeq:
+    if section not in document or document[section] is None:
+        document[section] = CommentedSeq()
+    return document[section]
 
 
-def _find(entries: CommentedSeq, client_id: str, path: Path) -> CommentedMap:
-    for entry in entries:
-        if entry.get("client_id") == client_id:
+def _find(document: CommentedMap, section: str, name: str, path: Path) -> CommentedMap:
+    key, kind = _SECTIONS[section]
+    for entry in _entries(document, section):
+        if entry.get(key) == name:
             return entry
-    raise ConfigError(f"{path}: no client {client_id!r}")
+    raise ConfigError(f"{path}: no {kind} {name!r}")
+
+
+def _refuse_existing(document: CommentedMap, section: str, name: str, path: Path) -> None:
+    key, kind = _SECTIONS[section]
+    if any(entry.get(key) == name for entry in _entries(document, section)):
+        raise ConfigError(f"{path}: {kind} {name!r} exists already")
 
 
 def add_client(
     path: Path, client_id: str, service: str, redirect_uris: list[str], method: str, name: str | None
 ) -> Edited:
     yaml, document = _load(path)
-    entries = _entries(document)
-    if any(entry.get("client_id") == client_id for entry in entries):
-        raise ConfigError(f"{path}: client {client_id!r} exists already")
+    _refuse_existing(document, "clients", client_id, path)
     entry = CommentedMap(client_id=client_id, name=name or client_id, service=service)
     entry["redirect_uris"] = CommentedSeq(redirect_uris)
     entry["token_endpoint_auth_method"] = method
@@ -78,13 +87,13 @@ def add_client(
     if method.startswith("client_secret"):
         secret = secrets.token_urlsafe(32)
         entry["secret_sha256"] = ClientSecret.of(secret).sha256
-    entries.append(entry)
+    yaml_lists.append(_entries(document, "clients"), entry)
     return Edited(_dump(yaml, document), secret)
 
 
 def rotate_secret(path: Path, client_id: str) -> Edited:
     yaml, document = _load(path)
-    entry = _find(_entries(document), client_id, path)
+    entry = _find(document, "clients", client_id, path)
     if not str(entry.get("token_endpoint_auth_method", "client_secret_basic")).startswith("client_secret"):
         raise ConfigError(f"{path}: client {client_id!r} does not authenticate with a secret")
     for field in _SECRET_FIELDS:
@@ -96,19 +105,34 @@ def rotate_secret(path: Path, client_id: str) -> Edited:
 
 def remove_client(path: Path, client_id: str) -> Edited:
     yaml, document = _load(path)
-    entries = _entries(document)
-    entries.remove(_find(entries, client_id, path))
+    yaml_lists.remove(_entries(document, "clients"), _find(document, "clients", client_id, path))
     return Edited(_dump(yaml, document))
 
 
-def check(path: Path, text: str, environ: Mapping[str, str], production: bool) -> tuple[int, int]:
-    """Load `text` as start-up would load it from `path`: how many services and clients it declares.
+def add_service(path: Path, service: Service) -> Edited:
+    yaml, document = _load(path)
+    _refuse_existing(document, "services", service.slug, path)
+    entry = CommentedMap(
+        slug=service.slug, uuid=service.uuid, index=service.index, minimum_loa=service.minimum_loa
+    )
+    entry["name"] = CommentedMap(nl=service.name_nl, en=service.name_en)
+    entry["mandates"] = CommentedSeq(service.mandates)
+    yaml_lists.append(_entries(document, "services"), entry)
+    return Edited(_dump(yaml, document))
 
-    Raises ConfigError naming the file, the entry and the field of what is wrong.
-    """
-    document: dict[str, Any] = parse_document(path, text)
-    services = load_services(path, document)
-    return len(services), len(load_clients(path, document, services, environ, production))
+
+def remove_service(path: Path, slug: str) -> Edited:
+    """Remove a service no client signs in for any more."""
+    yaml, document = _load(path)
+    clients = _entries(document, "clients")
+    users = [str(entry.get("client_id")) for entry in clients if entry.get("service") == slug]
+    if users:
+        raise ConfigError(
+            f"{path}: service {slug!r} is still used by clients {', '.join(users)}: "
+            "remove them or move them to another service first"
+        )
+    yaml_lists.remove(_entries(document, "services"), _find(document, "services", slug, path))
+    return Edited(_dump(yaml, document))
 
 
 def write(path: Path, text: str) -> None:

@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from config.clients import load_clients
 from config.dev_keys import ensure_key_pair, ensure_signing_key
-from config.services import load_services, read_document
+from config.registry import ConfigFile
 from config.settings import (
     Binding,
     ConfigError,
@@ -20,7 +19,6 @@ from config.settings import (
     OidcSettings,
     Profile,
     SamlSettings,
-    Service,
     Settings,
     SigningKey,
 )
@@ -42,11 +40,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if simulator and production:
         raise ConfigError("BROKER_SIMULATOR=1 is refused in the production profile")
 
-    config_file = Path(env.get("BROKER_CONFIG", str(EXAMPLE_CONFIG)))
-    document = read_document(config_file)
-    services = load_services(config_file, document)
-    saml = _saml(env, instance, production, simulator, services)
-    clients = load_clients(config_file, document, services, env.environ, production)
+    saml = _saml(env, instance, production, simulator)
     return Settings(
         profile=profile,
         secret_key=_instance_secret(env, "BROKER_SECRET_KEY", instance / "secret_key", production),
@@ -56,13 +50,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         oidc=OidcSettings(
             issuer=env.get("BROKER_ISSUER", saml.base_url).rstrip("/"),
             signing_keys=_signing_keys(env, instance, production),
-            clients=clients,
             subject_salt=_instance_secret(
                 env, "BROKER_SUBJECT_SALT", instance / "subject_salt", production
             ).encode("utf-8"),
         ),
+        config=ConfigFile(
+            path=Path(env.get("BROKER_CONFIG", str(EXAMPLE_CONFIG))),
+            environ=env.environ,
+            production=production,
+            check_seconds=env.integer("BROKER_CONFIG_CHECK_SECONDS", 1, 0, 3600),
+        ),
         simulator=simulator,
-        config_file=config_file,
         demo_secret=_demo_secret(env, production),
     )
 
@@ -121,9 +119,7 @@ def _instance_secret(env: _Env, name: str, path: Path, production: bool) -> str:
     return path.read_text().strip()
 
 
-def _saml(
-    env: _Env, instance: Path, production: bool, simulator: bool, services: tuple[Service, ...]
-) -> SamlSettings:
+def _saml(env: _Env, instance: Path, production: bool, simulator: bool) -> SamlSettings:
     base_url = env.get("BROKER_BASE_URL", None if production else _DEV_BASE_URL).rstrip("/")
     if production and not base_url.startswith("https://"):
         raise ConfigError("BROKER_BASE_URL must be an https:// URL in the production profile")
@@ -143,7 +139,6 @@ def _saml(
         next_key=_next_key(env),
         hm_metadata=hm_metadata,
         hm_tls_ca_bundle=_optional_file(env, "BROKER_HM_TLS_CA"),
-        services=services,
         clock_skew=timedelta(seconds=env.integer("BROKER_SAML_CLOCK_SKEW", 120, 0, 300)),
         request_binding=_binding(env, "BROKER_SAML_REQUEST_BINDING", "post", {"post", "redirect"}),
         response_binding=_binding(env, "BROKER_SAML_RESPONSE_BINDING", "artifact", {"artifact", "post"}),

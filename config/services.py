@@ -11,9 +11,9 @@ import yaml
 
 from config.settings import ConfigError, Service
 
-_LEVELS = ("loa2", "loa2plus", "loa3", "loa4")
+LEVELS = ("loa2", "loa2plus", "loa3", "loa4")
 # The mandate kinds a service can admit (recognised sponsors come with their register).
-_MANDATES = ("own_company", "representative")
+MANDATES = ("own_company", "representative")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -73,14 +73,14 @@ def _service(path: Path, n: int, entry: Any) -> Service:
     if not isinstance(index, int) or isinstance(index, bool) or index < 1:
         raise ConfigError(f"{where}: field 'index' must be a whole number of at least 1")
     level = str(field("minimum_loa"))
-    if level not in _LEVELS:
-        raise ConfigError(f"{where}: field 'minimum_loa' must be one of {', '.join(_LEVELS)}")
+    if level not in LEVELS:
+        raise ConfigError(f"{where}: field 'minimum_loa' must be one of {', '.join(LEVELS)}")
     names = field("name")
     if not isinstance(names, dict) or not names.get("nl") or not names.get("en"):
         raise ConfigError(f"{where}: field 'name' must give both 'nl' and 'en'")
-    mandates = entry.get("mandates", list(_MANDATES))
-    if not isinstance(mandates, list) or not mandates or not set(mandates) <= set(_MANDATES):
-        raise ConfigError(f"{where}: field 'mandates' must list one or more of {', '.join(_MANDATES)}")
+    mandates = entry.get("mandates", list(MANDATES))
+    if not isinstance(mandates, list) or not mandates or not set(mandates) <= set(MANDATES):
+        raise ConfigError(f"{where}: field 'mandates' must list one or more of {', '.join(MANDATES)}")
     return Service(
         slug=slug,
         uuid=service_uuid,

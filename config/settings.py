@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from config.clients import Client
+    from config.registry import ConfigFile
 
 
 class Profile(enum.StrEnum):
@@ -76,7 +76,6 @@ class SamlSettings:
     acs_url: str
     key: KeyPair
     hm_metadata: str | None  # a path or URL; None: the built-in simulator's
-    services: tuple[Service, ...]
     next_key: NextKey | None = None
     clock_skew: timedelta = timedelta(seconds=120)
     request_binding: Binding = Binding.POST
@@ -96,9 +95,6 @@ class SamlSettings:
     def service_id(self, service: Service) -> str:
         """The ServiceID the HM puts in assertions for `service`."""
         return f"urn:etoegang:DV:{self.oin}:services:{service.index}"
-
-    def service(self, slug: str) -> Service | None:
-        return next((s for s in self.services if s.slug == slug), None)
 
     def keys_at(self, now: datetime) -> tuple[KeyPair, ...]:
         """Our key pairs, the one to sign with at `now` first; all of them may decrypt."""
@@ -125,15 +121,11 @@ class OidcSettings:
 
     issuer: str
     signing_keys: tuple[SigningKey, ...]
-    clients: tuple[Client, ...]
     # Keys the pairwise `sub` values; changing it changes every portal's subject identifiers.
     subject_salt: bytes
     code_lifetime: timedelta = timedelta(seconds=60)
     token_lifetime: timedelta = timedelta(minutes=5)
     authorization_lifetime: timedelta = timedelta(minutes=20)
-
-    def client(self, client_id: str) -> Client | None:
-        return next((c for c in self.clients if c.client_id == client_id), None)
 
 
 @dataclass(frozen=True)
@@ -144,7 +136,8 @@ class Settings:
     instance_path: Path
     saml: SamlSettings
     oidc: OidcSettings
+    # The file of services and clients: read into a `Registry` by the app, and again when it changes.
+    config: ConfigFile
     simulator: bool = False
-    config_file: Path | None = None
     # The demo portal's client secret (development only): the demo is on when it is set.
     demo_secret: str | None = None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from lxml import etree
 from lxml.builder import ElementMaker
 
-from config import Binding, KeyPair, SamlSettings
+from config import Binding, KeyPair, SamlSettings, Service
 from saml import signature
 from saml.keys import certificate_base64, key_name
 from saml.xml import NS, format_instant, new_id
@@ -18,8 +19,8 @@ _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 VALIDITY = timedelta(days=14)
 
 
-def sp_metadata(settings: SamlSettings, now: datetime) -> bytes:
-    """Signed metadata: both bindings' ACS, one AttributeConsumingService per service.
+def sp_metadata(settings: SamlSettings, services: Iterable[Service], now: datetime) -> bytes:
+    """Signed metadata: both bindings' ACS, one AttributeConsumingService per service in `services`.
 
     No identifying attributes are requested: HMs refuse metadata that asks for KvKnr, RSIN or
     BSN. During a rollover the next certificate is published beside the current one.
@@ -38,7 +39,7 @@ def sp_metadata(settings: SamlSettings, now: datetime) -> bytes:
                 _MD.RequestedAttribute(Name=settings.service_id(service), isRequired="false"),
                 index=str(service.index),
             )
-            for service in sorted(settings.services, key=lambda s: s.index)
+            for service in sorted(services, key=lambda s: s.index)
         ),
         AuthnRequestsSigned="true",
         WantAssertionsSigned="true",

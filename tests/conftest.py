@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from broker import create_app
-from config import Settings, load_settings
+from config import Registry, Settings, load_settings
 from tests.clients import write_config
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
@@ -50,6 +50,8 @@ def broker_environ(instance: Path, **overrides: str) -> dict[str, str]:
         "BROKER_DATABASE_URL": f"sqlite:///{instance / 'test.sqlite3'}",
         "BROKER_BASE_URL": TEST_BASE_URL,
         "BROKER_CONFIG": str(write_config(instance / "config")),
+        # Running apps see a change to their configuration file at their next lookup.
+        "BROKER_CONFIG_CHECK_SECONDS": "0",
     }
     environ.update(overrides)
     return environ
@@ -58,6 +60,12 @@ def broker_environ(instance: Path, **overrides: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return load_settings(broker_environ(tmp_path_factory.mktemp("instance")))
+
+
+@pytest.fixture(scope="session")
+def registry(settings: Settings) -> Registry:
+    """The services and clients of the tests' configuration file."""
+    return settings.config.read()
 
 
 POSTGRES_URL = os.environ.get("BROKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

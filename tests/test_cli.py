@@ -9,7 +9,8 @@ import pytest
 from flask import Flask
 
 from broker import create_app
-from config import Settings, load_settings
+from config import Registry, Service, load_settings
+from tests.clients import CLIENTS, SERVICES
 from tests.conftest import broker_environ
 
 
@@ -24,7 +25,7 @@ def cli_app(environ: dict[str, str]) -> Flask:
 
 
 def config_file(app: Flask) -> Path:
-    return app.extensions["broker"].settings.config_file
+    return app.extensions["broker"].settings.config.path
 
 
 def invoke(app: Flask, *args: str) -> tuple[int, str]:
@@ -32,9 +33,9 @@ def invoke(app: Flask, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def reloaded(environ: dict[str, str]) -> Settings:
-    """The settings start-up would read now (the config file as the CLI left it)."""
-    return load_settings(environ)
+def reloaded(environ: dict[str, str]) -> Registry:
+    """The services and clients start-up would read now (the config file as the CLI left it)."""
+    return load_settings(environ).config.read()
 
 
 def test_add_a_client_prints_its_secret_once_and_keeps_only_its_hash(
@@ -57,7 +58,7 @@ def test_add_a_client_prints_its_secret_once_and_keeps_only_its_hash(
     text = path.read_text()
     assert secret not in text
     assert text.startswith("# portals of the test\n")
-    client = reloaded(environ).oidc.client("new-portal")
+    client = reloaded(environ).client("new-portal")
     assert client is not None
     assert client.redirect_uris == ("https://new.test/callback",)
     assert client.secret.matches(secret)
@@ -67,14 +68,14 @@ def test_rotate_secret_replaces_the_secret(cli_app: Flask, environ: dict[str, st
     code, output = invoke(cli_app, "clients", "rotate-secret", "olo-post")
     assert code == 0, output
     secret = re.search(r"\): (\S+)", output).group(1)
-    client = reloaded(environ).oidc.client("olo-post")
+    client = reloaded(environ).client("olo-post")
     assert client.secret.matches(secret)
     assert "secret:" not in config_file(cli_app).read_text().split("olo-post")[1].split("client_id")[0]
 
 
 def test_remove_a_client(cli_app: Flask, environ: dict[str, str]) -> None:
     assert invoke(cli_app, "clients", "remove", "olo-jwt")[0] == 0
-    assert reloaded(environ).oidc.client("olo-jwt") is None
+    assert reloaded(environ).client("olo-jwt") is None
 
 
 @pytest.mark.parametrize(
@@ -113,3 +114,90 @@ def test_services_check_reads_the_file_as_it_is_now(cli_app: Flask) -> None:
     code, output = invoke(cli_app, "services", "check")
     assert code != 0
     assert "field 'minimum_loa'" in output
+
+
+PERMITS_UUID = "5d0c8e3a-1b2f-4c6d-9e7a-8f9b0c1d2e04"
+
+
+def add_service(slug: str = "permits", uuid: str = PERMITS_UUID, index: str = "7") -> list[str]:
+    """The arguments of `flask services add`."""
+    return [
+        *("services", "add", slug, "--uuid", uuid, "--index", index, "--minimum-loa", "loa3"),
+        *("--name-nl", "Vergunningen: aanvragen", "--name-en", "Permits"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mandates", "admitted"),
+    [
+        (["--mandate", "own_company"], ("own_company",)),
+        ([], ("own_company", "representative")),
+    ],
+)
+def test_add_a_service(
+    cli_app: Flask, environ: dict[str, str], mandates: list[str], admitted: tuple[str, ...]
+) -> None:
+    code, output = invoke(cli_app, *add_service(), *mandates)
+    assert code == 0, output
+    assert "Running brokers apply it within 0 seconds (no restart needed)." in output
+    assert "saml metadata" in output
+    expected = Service("permits", PERMITS_UUID, 7, "loa3", "Vergunningen: aanvragen", "Permits", admitted)
+    assert reloaded(environ).service("permits") == expected
+    # The running app lists it without a restart.
+    assert "permits\t7\tloa3" in invoke(cli_app, "services", "list")[1]
+
+
+def test_remove_a_service_no_client_uses(cli_app: Flask, environ: dict[str, str]) -> None:
+    assert invoke(cli_app, *add_service())[0] == 0
+    code, output = invoke(cli_app, "services", "remove", "permits")
+    assert code == 0, output
+    assert reloaded(environ).service("permits") is None
+    assert "permits" not in invoke(cli_app, "services", "list")[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["services", "remove", "omgevingsloket"], "still used by clients olo-post, olo-jwt, olo-public"),
+        (["services", "remove", "nobody"], "no service 'nobody'"),
+        (add_service(index="2"), "field 'index' repeats 2"),
+        (add_service(index="0"), "field 'index' must be a whole number of at least 1"),
+        (add_service(slug="omgevingsloket"), "service 'omgevingsloket' exists already"),
+        (add_service(slug="Permits"), "field 'slug' must be lower-case"),
+        (add_service(uuid="nope"), "field 'uuid' is not a UUID"),
+    ],
+)
+def test_a_service_change_that_would_break_the_file_is_refused(
+    cli_app: Flask, args: list[str], message: str
+) -> None:
+    before = config_file(cli_app).read_text()
+    code, output = invoke(cli_app, *args)
+    assert code != 0
+    assert message in output
+    assert config_file(cli_app).read_text() == before
+
+
+# The comment after a list sits in a different place in ruamel.yaml's model when its last entry
+# ends in a block mapping than when it ends in a flow one.
+BLOCK_SERVICE = """  - slug: archive
+    uuid: 0b6f2d3a-7c1e-4f5a-9d8b-3e2a1c4b5d06
+    index: 9
+    minimum_loa: loa3
+    name:
+      nl: Archief
+      en: Archive
+"""
+
+
+@pytest.mark.parametrize("last_service", ["", BLOCK_SERVICE], ids=["flow-last", "block-last"])
+def test_comments_stay_where_they_were_as_entries_come_and_go(cli_app: Flask, last_service: str) -> None:
+    path = config_file(cli_app)
+    path.write_text(
+        f"# services of the test\n{SERVICES.lstrip()}{last_service}\n# the portals, below\n{CLIENTS.lstrip()}"
+    )
+    before = path.read_text()
+    assert invoke(cli_app, *add_service())[0] == 0
+    added = path.read_text()
+    assert added.index("slug: permits") < added.index("\n# the portals, below\nclients:")
+    assert invoke(cli_app, "services", "remove", "permits")[0] == 0
+    assert path.read_text() == before

@@ -124,7 +124,7 @@ def test_an_invalid_configuration_file_names_file_entry_and_field(
     path = tmp_path / "broker.yaml"
     path.write_text(services)
     with pytest.raises(ConfigError, match=message) as refused:
-        load_settings(broker_environ(tmp_path, BROKER_CONFIG=str(path)))
+        load_settings(broker_environ(tmp_path, BROKER_CONFIG=str(path))).config.read()
     assert str(path) in str(refused.value)
 
 

@@ -1,15 +1,18 @@
-"""A configured client, as authlib's authorization server asks about it."""
+"""A configured client, as authlib's authorization server asks about it, with the service it signs in for."""
 
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
 
 from config.clients import Client
+from config.settings import Service
 
 
 class OidcClient(ClientMixin):
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, service: Service) -> None:
         self.config = client
+        # Taken from the same registry as the client, so the two always belong together.
+        self.service = service
         self.id_token_signed_response_alg = client.id_token_signed_response_alg
 
     def get_client_id(self) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from broker.oidc.clients import OidcClient
 from broker.oidc.keys import KeySet
+from config.registry import Registry
 from config.settings import OidcSettings
 
 Clock = Callable[[], datetime]
@@ -18,13 +19,19 @@ Clock = Callable[[], datetime]
 class Provider:
     settings: OidcSettings
     keys: KeySet
-    clients: dict[str, OidcClient]
+    # The current services and clients: they may change while the broker runs.
+    registry: Callable[[], Registry]
     clock: Clock
 
     @classmethod
-    def create(cls, settings: OidcSettings, clock: Clock) -> Provider:
-        clients = {client.client_id: OidcClient(client) for client in settings.clients}
-        return cls(settings, KeySet.load(settings.signing_keys), clients, clock)
+    def create(cls, settings: OidcSettings, registry: Callable[[], Registry], clock: Clock) -> Provider:
+        return cls(settings, KeySet.load(settings.signing_keys), registry, clock)
+
+    def client(self, client_id: str) -> OidcClient | None:
+        """The client as the registry declares it now (authlib's `query_client`); None: unknown."""
+        registry = self.registry()
+        client = registry.client(client_id)
+        return None if client is None else OidcClient(client, registry.service_of(client))
 
     @property
     def issuer(self) -> str:

@@ -18,7 +18,7 @@ from broker.oidc.tokens import TokenIssuer, TokenValidator
 
 def authorization_server(app: Flask, provider: Provider) -> AuthorizationServer:
     tokens = TokenIssuer(provider)
-    server = AuthorizationServer(app, query_client=provider.clients.get, save_token=tokens.save)
+    server = AuthorizationServer(app, query_client=provider.client, save_token=tokens.save)
     server.register_token_generator("default", tokens)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(provider))
     grant = type("ProviderCodeGrant", (CodeGrant,), {"provider": provider})

@@ -80,7 +80,7 @@ def callback() -> str | tuple[str, int]:
 
 
 def _client() -> Client:
-    client = runtime().settings.oidc.client(CLIENT_ID)
+    client = runtime().registry().client(CLIENT_ID)
     if client is None:
         abort(404)
     return client

@@ -22,7 +22,6 @@ from broker.runtime import BrokerRuntime, runtime
 from broker.upstream import Answer, Refusal
 from broker.web.errors import explanation_for, oauth_error_page
 from broker.web.hand_off import hand_off
-from config.settings import Service
 from saml.errors import Reason, SamlError
 from saml.loa import LevelOfAssurance
 
@@ -86,7 +85,7 @@ def authorize() -> BaseResponse | tuple[str, int]:
     except OAuth2Error as error:
         return _refuse(error)
     client: OidcClient = grant.request.client
-    service = _service(state, client)
+    service = client.service
     now = state.upstream.clock()
     outgoing = state.upstream.start(
         service, AUTHORIZE, requested_level(request.values.get("acr_values"), service)
@@ -144,7 +143,7 @@ def _answer_client(
     client: OidcClient = oauth_request.client
     if isinstance(outcome, Refusal):
         return _deny(oauth_request, redirect_uri, explanation_for(outcome.error.reason).title_en)
-    service = _service(state, client)
+    service = client.service
     policy = ServicePolicy(
         service_uuid=service.uuid,
         service_id=state.settings.saml.service_id(service),
@@ -181,12 +180,6 @@ def _refuse(error: OAuth2Error) -> BaseResponse | tuple[str, int]:
     reference = secrets.token_hex(6)
     log.info("authorize refused error=%s ref=%s description=%s", error.error, reference, error.description)
     return oauth_error_page(error.error, reference)
-
-
-def _service(state: BrokerRuntime, client: OidcClient) -> Service:
-    service = state.settings.saml.service(client.config.service)
-    assert service is not None  # config.clients checks every client's service exists
-    return service
 
 
 def _summary(decision: Decision) -> str:

@@ -24,7 +24,7 @@ TEST_LOGIN = "test_login"
 @bp.get("/metadata")
 def metadata() -> Response:
     state = runtime()
-    body = sp_metadata(state.settings.saml, state.upstream.clock())
+    body = sp_metadata(state.settings.saml, state.registry().services, state.upstream.clock())
     return Response(body, mimetype="application/samlmetadata+xml")
 
 
@@ -58,11 +58,11 @@ def test_login() -> str | BaseResponse:
     """Development only: start a sign-in for a service and show the identity that comes back."""
     if not _development():
         abort(404)
-    settings = runtime().settings.saml
+    registry = runtime().registry()
     slug = request.args.get("service")
     if slug is None:
-        return render_template("test_login.html", services=settings.services)
-    service = settings.service(slug)
+        return render_template("test_login.html", services=registry.services)
+    service = registry.service(slug)
     if service is None:
         abort(404)
     outgoing = runtime().upstream.start(service, TEST_LOGIN)

@@ -119,7 +119,8 @@ def _now() -> datetime:
 
 
 def _sp(now: datetime) -> ServiceProvider:
-    return ServiceProvider.from_settings(runtime().settings.saml, now)
+    state = runtime()
+    return ServiceProvider.from_settings(state.settings.saml, state.registry().services, now)
 
 
 def _carried(source: Mapping[str, str]) -> dict[str, str]:

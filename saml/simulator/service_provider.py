@@ -20,14 +20,16 @@ class ServiceProvider:
     services: tuple[Service, ...]
 
     @classmethod
-    def from_settings(cls, settings: SamlSettings, now: datetime) -> ServiceProvider:
-        """The SP our settings describe, with the certificates published at `now`."""
+    def from_settings(
+        cls, settings: SamlSettings, services: tuple[Service, ...], now: datetime
+    ) -> ServiceProvider:
+        """The SP our settings describe, offering `services`, with the certificates published at `now`."""
         return cls(
             entity_id=settings.entity_id,
             oin=settings.oin,
             acs_url=settings.acs_url,
             certificates=tuple(pair.cert_pem for pair in settings.keys_at(now)),
-            services=settings.services,
+            services=services,
         )
 
     @property

@@ -197,8 +197,8 @@ def _sign_in(client: FlaskClient, interop: Interop) -> dict[str, str]:
     assert response_args["binding"] == BINDING_HTTP_POST
     assert response_args["destination"] == ACS_URL
 
-    settings = interop.app.extensions["broker"].settings.saml
-    service = settings.service(SERVICE_SLUG)
+    state = interop.app.extensions["broker"]
+    settings, service = state.settings.saml, state.registry().service(SERVICE_SLUG)
     assert service is not None
     identity = {
         KVK_ATTRIBUTE: [KVK_NUMBER],

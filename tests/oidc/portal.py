@@ -57,12 +57,18 @@ class Portal:
         **choices: str,
     ) -> TestResponse:
         """Authorize, then answer at the simulator with `choices`: the broker's redirect to the portal."""
-        hand_off = self.authorize(scope, **(extra or {}))
+        return self.back_at_broker(self.at_hm(self.authorize(scope, **(extra or {})), **choices))
+
+    def at_hm(self, hand_off: TestResponse, **choices: str) -> TestResponse:
+        """The simulator's answer (`choices`) to the request handed off, not yet delivered to the broker."""
         assert hand_off.status_code == 200, hand_off.get_data(as_text=True)
         (form,) = forms(hand_off)
-        at_hm = self.client.post(
+        return self.client.post(
             f"{local(form.action)}?{urlencode({'action': 'login', **choices})}", data=form.fields
         )
+
+    def back_at_broker(self, at_hm: TestResponse) -> TestResponse:
+        """The simulator's answer delivered to the broker's ACS: what the broker answers the user."""
         if at_hm.status_code == 303:
             return self.client.get(local(at_hm.headers["Location"]))
         return submit_without_following(self.client, at_hm)

@@ -191,7 +191,6 @@ def settings(pki: Pki) -> SamlSettings:
         acs_url="https://broker.test/saml/acs",
         key=pki.sp,
         hm_metadata=None,
-        services=(),
         artifact_timeout_seconds=5.0,
     )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from config import KeyPair, NextKey, SamlSettings, Settings
+from config import KeyPair, NextKey, Registry, SamlSettings, Settings
 from config.dev_keys import ensure_key_pair, generate_key_pair
 from saml import signature
 from saml.attributes import (
@@ -93,11 +93,11 @@ def attacker_key() -> KeyPair:
 
 
 @pytest.fixture
-def world(settings: Settings, hm: SimulatorHm) -> World:
+def world(settings: Settings, registry: Registry, hm: SimulatorHm) -> World:
     """A sign-in pending for our first service, with a fresh request ID."""
     idp = parse_metadata(hm.metadata(NOW), NOW, (hm.key.cert_pem,))
-    sp = ServiceProvider.from_settings(settings.saml, NOW)
-    service = settings.saml.services[0]
+    sp = ServiceProvider.from_settings(settings.saml, registry.services, NOW)
+    service = registry.services[0]
     assert service.minimum_loa == "loa3"
     return World(settings.saml, hm, idp, sp, service, received_request(sp, service))
 
@@ -458,7 +458,7 @@ def test_a_response_to_another_request_is_refused(world: World) -> None:
 
 def test_an_assertion_for_another_service_is_refused(world: World) -> None:
     """The HM answered our request for the second service; we started the sign-in for the first."""
-    other_service = world.saml.services[1]
+    other_service = world.sp.services[1]
     asked = dataclasses.replace(world, request=received_request(world.sp, other_service))
     genuine = assertion(asked)
     assert attribute_value(genuine, SERVICE_UUID).text == other_service.uuid

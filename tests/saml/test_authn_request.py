@@ -10,7 +10,7 @@ from flask import Flask
 from lxml import etree
 
 from broker.runtime import BrokerRuntime
-from config import Settings
+from config import Registry, Settings
 from saml.authn_request import outgoing_request
 from saml.signature import register_ids, verify
 from saml.xml import NS, new_id, parse
@@ -19,16 +19,18 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def request_xml(settings: Settings, app: Flask) -> etree._Element:
+def request_xml(settings: Settings, registry: Registry, app: Flask) -> etree._Element:
     runtime: BrokerRuntime = app.extensions["broker"]
-    service = settings.saml.services[0]
+    service = registry.services[0]
     outgoing = outgoing_request(settings.saml, runtime.upstream.idp, service, "ref", NOW)
     return parse(base64.b64decode(outgoing.fields["SAMLRequest"]))
 
 
-def test_the_request_asks_what_eherkenning_expects(request_xml: etree._Element, settings: Settings) -> None:
+def test_the_request_asks_what_eherkenning_expects(
+    request_xml: etree._Element, settings: Settings, registry: Registry
+) -> None:
     assert request_xml.get("ForceAuthn") == "true"
-    assert request_xml.get("AttributeConsumingServiceIndex") == str(settings.saml.services[0].index)
+    assert request_xml.get("AttributeConsumingServiceIndex") == str(registry.services[0].index)
     assert request_xml.get("ProtocolBinding") == "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"
     assert request_xml.get("AssertionConsumerServiceURL") == settings.saml.acs_url
     assert request_xml.findtext("saml:Issuer", namespaces=NS) == settings.saml.entity_id

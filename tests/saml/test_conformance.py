@@ -7,6 +7,7 @@ inside its validity window. Tampered copies are refused.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from sqlalchemy import delete, update
 from broker import models
 from broker.extensions import db
 from broker.upstream import Upstream
-from config import KeyPair, SamlSettings, Service
+from config import KeyPair, Registry, SamlSettings, Service
 from saml import relay_state
 from saml.artifact import parse_artifact
 from saml.errors import Reason, SamlError
@@ -33,6 +34,8 @@ REQUEST_ID = "ONELOGIN_123456"
 ARTIFACT = "AAQAACtFCwW1R7216asQ/LLPzqzV85bXs9AtkR0HV9YPBjBxfHXdr6fs21w="
 INSIDE_WINDOW = datetime(2025, 9, 22, 10, 49, 30, tzinfo=UTC)
 HM = "https://maykin.pre.ie01.signicat.pro/broker/sp/saml"
+SERVICE = Service("sample", "6f1a3c55-8f0e-4b53-9b1b-0c2d2f9d1a01", 9302, "loa3", "Voorbeeld", "Sample")
+REGISTRY = Registry((SERVICE,), ())
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +45,11 @@ def samples(shared: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def service() -> Service:
-    return Service("sample", "6f1a3c55-8f0e-4b53-9b1b-0c2d2f9d1a01", 9302, "loa3", "Voorbeeld", "Sample")
+    return SERVICE
 
 
 @pytest.fixture(scope="module")
-def sample_settings(samples: Path, service: Service) -> SamlSettings:
+def sample_settings(samples: Path) -> SamlSettings:
     return SamlSettings(
         entity_id="https://localhost:8000/eherkenning",
         oin="00000003244440010000",
@@ -54,7 +57,6 @@ def sample_settings(samples: Path, service: Service) -> SamlSettings:
         acs_url="https://localhost:8000/eherkenning/acs/",
         key=KeyPair((samples / "sp-key.pem").read_bytes(), (samples / "sp-certificate.pem").read_bytes()),
         hm_metadata=str(samples / "hm-metadata.xml"),
-        services=(service,),
     )
 
 
@@ -90,8 +92,8 @@ def finish(samples: Path, settings: SamlSettings, reference: str, answer: bytes)
         sent.append(body)
         return answer
 
-    upstream = Upstream.create(settings, idp, transport, lambda: INSIDE_WINDOW, "s" * 40)
-    upstream = Upstream(settings, idp, transport, upstream.clock, upstream.secret, lambda: REQUEST_ID)
+    upstream = Upstream.create(settings, idp, transport, lambda: INSIDE_WINDOW, "s" * 40, lambda: REGISTRY)
+    upstream = dataclasses.replace(upstream, new_id=lambda: REQUEST_ID)
     sealed = relay_state.seal(reference, upstream.secret)
     answer_value = upstream.finish({"SAMLart": ARTIFACT, "RelayState": sealed})
     # What we sent was a signed ArtifactResolve carrying the artifact, verifiable with our certificate.
@@ -131,6 +133,7 @@ def test_recorded_response_is_refused_outside_its_window(app, samples, sample_se
             lambda u, b: (samples / "artifact-response.xml").read_bytes(),
             lambda: late,
             b"k" * 32,
+            lambda: REGISTRY,
             lambda: REQUEST_ID,
         )
         with pytest.raises(SamlError) as refused:

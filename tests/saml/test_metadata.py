@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from lxml import etree
 
-from config import NextKey, SamlSettings, Settings
+from config import NextKey, Registry, SamlSettings, Service, Settings
 from config.dev_keys import generate_key_pair
 from saml.keys import key_name
 from saml.metadata import sp_metadata
@@ -33,8 +33,8 @@ def rollover(settings: Settings) -> SamlSettings:
     return dataclasses.replace(settings.saml, next_key=NextKey(next_pair, NOW + timedelta(days=7)))
 
 
-def _metadata(saml: SamlSettings, now: datetime = NOW) -> etree._Element:
-    return parse(sp_metadata(saml, now))
+def _metadata(saml: SamlSettings, services: tuple[Service, ...], now: datetime = NOW) -> etree._Element:
+    return parse(sp_metadata(saml, services, now))
 
 
 def _all(root: etree._Element, path: str) -> list[etree._Element]:
@@ -42,21 +42,21 @@ def _all(root: etree._Element, path: str) -> list[etree._Element]:
 
 
 def test_metadata_is_schema_valid(
-    settings: Settings, rollover: SamlSettings, schema: etree.XMLSchema
+    settings: Settings, registry: Registry, rollover: SamlSettings, schema: etree.XMLSchema
 ) -> None:
     for saml in (settings.saml, rollover):
-        root = _metadata(saml)
+        root = _metadata(saml, registry.services)
         assert schema.validate(root), schema.error_log
 
 
-def test_metadata_is_signed_by_our_current_key(settings: Settings) -> None:
-    root = _metadata(settings.saml)
+def test_metadata_is_signed_by_our_current_key(settings: Settings, registry: Registry) -> None:
+    root = _metadata(settings.saml, registry.services)
     register_ids(root)
     verify(root, [settings.saml.key.cert_pem])
 
 
-def test_metadata_has_the_flags_and_both_acs_bindings(settings: Settings) -> None:
-    sp = _metadata(settings.saml).find("md:SPSSODescriptor", NS)
+def test_metadata_has_the_flags_and_both_acs_bindings(settings: Settings, registry: Registry) -> None:
+    sp = _metadata(settings.saml, registry.services).find("md:SPSSODescriptor", NS)
     assert sp.get("AuthnRequestsSigned") == "true"
     assert sp.get("WantAssertionsSigned") == "true"
     acs = {
@@ -68,10 +68,12 @@ def test_metadata_has_the_flags_and_both_acs_bindings(settings: Settings) -> Non
     }
 
 
-def test_one_attribute_consuming_service_per_service_requesting_no_identifiers(settings: Settings) -> None:
-    sp = _metadata(settings.saml).find("md:SPSSODescriptor", NS)
+def test_one_attribute_consuming_service_per_service_requesting_no_identifiers(
+    settings: Settings, registry: Registry
+) -> None:
+    sp = _metadata(settings.saml, registry.services).find("md:SPSSODescriptor", NS)
     services = _all(sp, "md:AttributeConsumingService")
-    assert sorted(int(s.get("index")) for s in services) == sorted(s.index for s in settings.saml.services)
+    assert sorted(int(s.get("index")) for s in services) == sorted(s.index for s in registry.services)
     for element in services:
         index = int(element.get("index"))
         (requested,) = _all(element, "md:RequestedAttribute")
@@ -82,22 +84,24 @@ def test_one_attribute_consuming_service_per_service_requesting_no_identifiers(s
         assert identifier not in names
 
 
-def test_one_key_descriptor_without_use_outside_a_rollover(settings: Settings) -> None:
-    (descriptor,) = _all(_metadata(settings.saml), ".//md:KeyDescriptor")
+def test_one_key_descriptor_without_use_outside_a_rollover(settings: Settings, registry: Registry) -> None:
+    (descriptor,) = _all(_metadata(settings.saml, registry.services), ".//md:KeyDescriptor")
     assert descriptor.get("use") is None
     assert descriptor.findtext("ds:KeyInfo/ds:KeyName", namespaces=NS) == key_name(settings.saml.key.cert_pem)
 
 
-def test_the_next_key_is_published_during_a_rollover_and_takes_over_signing(rollover: SamlSettings) -> None:
+def test_the_next_key_is_published_during_a_rollover_and_takes_over_signing(
+    rollover: SamlSettings, registry: Registry
+) -> None:
     assert rollover.next_key is not None
     current, upcoming = rollover.key, rollover.next_key.pair
-    before = _metadata(rollover)
+    before = _metadata(rollover, registry.services)
     names = [d.findtext("ds:KeyInfo/ds:KeyName", namespaces=NS) for d in _all(before, ".//md:KeyDescriptor")]
     assert names == [key_name(current.cert_pem), key_name(upcoming.cert_pem)]
     register_ids(before)
     verify(before, [current.cert_pem])
 
-    after = _metadata(rollover, NOW + timedelta(days=8))
+    after = _metadata(rollover, registry.services, NOW + timedelta(days=8))
     register_ids(after)
     verify(after, [upcoming.cert_pem])
 

@@ -102,13 +102,12 @@ def settings(sp_key: KeyPair) -> SamlSettings:
         acs_url="https://broker.test/saml/acs",
         key=sp_key,
         hm_metadata=None,
-        services=(PORTAL, VIEWER),
     )
 
 
 @pytest.fixture(scope="module")
 def sp(settings: SamlSettings) -> ServiceProvider:
-    return ServiceProvider.from_settings(settings, NOW)
+    return ServiceProvider.from_settings(settings, (PORTAL, VIEWER), NOW)
 
 
 @pytest.fixture(params=sorted(ROUTES))

@@ -1,0 +1,66 @@
+"""The configuration file's services and clients as one value, and how that file is read.
+
+Unlike `Settings`, which are read once, the registry may change while the broker runs
+(`config.reloading`): whoever needs a service or a client asks the current registry, never a
+copy kept from start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from config.clients import Client, load_clients
+from config.services import load_services, parse_document, read_document
+from config.settings import Service
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The services and the clients (portals) the broker serves; lookups are dict gets."""
+
+    services: tuple[Service, ...]
+    clients: tuple[Client, ...]
+    _by_slug: Mapping[str, Service] = field(init=False, repr=False, compare=False)
+    _by_client_id: Mapping[str, Client] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Indexed once per load, so a sign-in's lookups cost nothing however long the lists are.
+        object.__setattr__(self, "_by_slug", {service.slug: service for service in self.services})
+        object.__setattr__(self, "_by_client_id", {client.client_id: client for client in self.clients})
+
+    def service(self, slug: str) -> Service | None:
+        return self._by_slug.get(slug)
+
+    def client(self, client_id: str) -> Client | None:
+        return self._by_client_id.get(client_id)
+
+    def service_of(self, client: Client) -> Service:
+        """The service `client` signs in for (`load_clients` refuses a client without one)."""
+        return self._by_slug[client.service]
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """The configuration file (`BROKER_CONFIG`) and what reading it needs."""
+
+    path: Path
+    # The broker's environment, for the clients' `secret_env`.
+    environ: Mapping[str, str] = field(repr=False, compare=False)
+    production: bool
+    # How often a running broker looks whether the file changed, in seconds (0: at every lookup).
+    check_seconds: int = 1
+
+    def read(self) -> Registry:
+        """The file as it is on disk now; ConfigError names the file, the entry and the field."""
+        return self._registry(read_document(self.path))
+
+    def parse(self, text: str) -> Registry:
+        """`text` read as if it were the file: how an edit is checked before it is written."""
+        return self._registry(parse_document(self.path, text))
+
+    def _registry(self, document: dict[str, Any]) -> Registry:
+        services = load_services(self.path, document)
+        return Registry(services, load_clients(self.path, document, services, self.environ, self.production))
