@@ -13,7 +13,8 @@ Two setups, each after a warm-up:
    database `ehbench`, created afresh and dropped afterwards, on postgres@127.0.0.1:5432) when
    it is reachable, else SQLite with a warning. CPU per sign-in is the workers' CPU time
    (/proc/<pid>/stat); the load generator's and the rest of the machine's (PostgreSQL) are shown
-   beside it, since they share the same cores.
+   beside it, since they share the same cores. Then one client alone for `--seconds`: the latency
+   of each step when no other sign-in queues before it.
 
 `--profile N` instead profiles N in-process sign-ins with cProfile (wall clock) and prints the top
 costs per sign-in. The built-in simulator plays the HM inside the broker's processes (it signs and
@@ -305,23 +306,27 @@ def _wait_until_up(server: subprocess.Popen[bytes], base_url: str, log: Path) ->
     raise RuntimeError(f"gunicorn did not come up within 60 s:\n{log.read_text()[-3000:]}")
 
 
-def run_gunicorn(tmp: Path, args: argparse.Namespace) -> Run:
+def run_gunicorn(tmp: Path, args: argparse.Namespace) -> list[Run]:
+    """Under load (`--clients` threads: throughput, CPU), then one client alone (latency unqueued)."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    runs = []
     with bench_database(args.db, tmp) as database:
         environ = broker_environ(tmp / "gunicorn", base_url, database, args.binding)
         with gunicorn(environ, port, tmp / "gunicorn.log") as server:
-            label = f"gunicorn --workers 2, {args.clients} client threads, {_kind(database)}"
-            run = Run(label, "client only")
-            meter = CpuMeter({"gunicorn workers": children(server.pid), "gunicorn master": [server.pid]})
-            drive(run, meter, base_url, args)
-        if run.errors:
+            for clients in (args.clients, 1):
+                label = f"gunicorn --workers 2, {clients} client thread(s), {_kind(database)}"
+                run = Run(label, "client only")
+                meter = CpuMeter({"gunicorn workers": children(server.pid), "gunicorn master": [server.pid]})
+                drive(run, meter, base_url, args, clients)
+                runs.append(run)
+        if any(run.errors for run in runs):
             print(f"gunicorn's log ends with:\n{(tmp / 'gunicorn.log').read_text()[-2000:]}")
-    return run
+    return runs
 
 
-def drive(run: Run, meter: CpuMeter, base_url: str, args: argparse.Namespace) -> None:
-    """Warm up, then sign in from `args.clients` threads (a Session each) for `args.seconds`."""
+def drive(run: Run, meter: CpuMeter, base_url: str, args: argparse.Namespace, clients: int) -> None:
+    """Warm up, then sign in from `clients` threads (a connection each) for `args.seconds`."""
     local = threading.local()
     lock = threading.Lock()
 
@@ -338,11 +343,11 @@ def drive(run: Run, meter: CpuMeter, base_url: str, args: argparse.Namespace) ->
                 run.samples += mine.samples
                 run.errors += mine.errors
 
-    with ThreadPoolExecutor(args.clients) as pool:
-        list(pool.map(lambda _: once(), range(max(args.warm_up, args.clients))))
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(lambda _: once(), range(max(args.warm_up, clients))))
         meter.start()
         start = time.perf_counter()
-        list(pool.map(loop, [start + args.seconds] * args.clients))
+        list(pool.map(loop, [start + args.seconds] * clients))
         run.seconds = time.perf_counter() - start
         meter.stop(run)
 
@@ -442,7 +447,8 @@ def main() -> None:
         if args.only in (None, "inprocess"):
             report(run_inprocess(tmp, args))
         if args.only in (None, "gunicorn"):
-            report(run_gunicorn(tmp, args))
+            for run in run_gunicorn(tmp, args):
+                report(run)
 
 
 if __name__ == "__main__":
