@@ -81,6 +81,8 @@ def test_the_demo_portal_signs_in_and_shows_its_claims(base_url: str) -> None:
         assert answer.status_code == 200, answer.text
         page = answer.text
     assert 'id="claim-kvk_number">24444001<' in page
+    # Structured claims are shown as the JSON the portal received.
+    assert 'id="claim-mandate"><code>{"kind": "own_company"' in page
     assert "urn:etoegang:core:assurance-class:loa3" in page
     assert "RS256" in page
 
