@@ -109,6 +109,8 @@ def token() -> BaseResponse:
 
 @bp.route("/oidc/userinfo", methods=["GET", "POST"])
 def userinfo() -> BaseResponse:
+    # Userinfo only reads: no transaction to begin and roll back, two round trips fewer.
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     protector = runtime().protector
 
     @protector("openid")
