@@ -1,0 +1,65 @@
+"""What a whole sign-in asks of the database: a guard on the hot path's statements and commits.
+
+Every statement is a round trip to PostgreSQL in production; a change that adds one should
+show up here and be meant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from broker.extensions import db
+from tests.oidc.portal import Portal, redirect_parameters
+
+
+@dataclass
+class Traffic:
+    statements: list[str] = field(default_factory=list)
+    commits: int = 0
+
+
+@pytest.fixture
+def traffic(app: Flask) -> Iterator[Traffic]:
+    seen = Traffic()
+    with app.app_context():
+        engine = db.engine
+
+    def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        if not sql.startswith("PRAGMA"):
+            seen.statements.append(sql.split(None, 1)[0])
+
+    def commit(_conn: object) -> None:
+        seen.commits += 1
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    yield seen
+    event.remove(engine, "before_cursor_execute", statement)
+    event.remove(engine, "commit", commit)
+
+
+def test_a_whole_sign_in_takes_fourteen_statements_in_four_commits(
+    client: FlaskClient, traffic: Traffic
+) -> None:
+    portal = Portal(client, "ind-portal")
+    code = redirect_parameters(portal.sign_in(binding="artifact"))["code"]
+    tokens = portal.token(code).get_json()
+    assert portal.userinfo(tokens["access_token"]).status_code == 200
+    assert traffic.statements == [
+        # authorize: the nonce unused, the SAML request and the authorization kept
+        *("SELECT", "INSERT", "INSERT"),
+        # the simulator keeps its answer for the artifact
+        "INSERT",
+        # ACS: the request, the artifact taken, the request consumed, the assertion remembered,
+        # the authorization taken, the nonce checked again, the code stored
+        *("SELECT", "DELETE", "UPDATE", "INSERT", "DELETE", "SELECT", "INSERT"),
+        # token: the code claimed, the token stored; userinfo: the token read
+        *("UPDATE", "INSERT", "SELECT"),
+    ]
+    assert traffic.commits == 4
