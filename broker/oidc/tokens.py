@@ -109,4 +109,7 @@ class TokenValidator(BearerTokenValidator):
 
     def authenticate_token(self, token_string: str) -> Token | None:
         row = models.find_token(digest(token_string))
-        return None if row is None else Token(row, self.provider.clock())
+        if row is None or self.provider.client(row.client_id) is None:
+            # A client removed from the configuration takes its tokens with it.
+            return None
+        return Token(row, self.provider.clock())

@@ -91,6 +91,16 @@ def test_a_removed_client_is_refused(app: Flask, client: FlaskClient) -> None:
     assert "(invalid_client)" in page.get_data(as_text=True)
 
 
+def test_a_removed_client_s_tokens_stop_working(app: Flask, client: FlaskClient) -> None:
+    portal = Portal(client, "ind-portal")
+    tokens = portal.token(redirect_parameters(portal.sign_in())["code"]).get_json()
+    assert portal.userinfo(tokens["access_token"]).status_code == 200
+    flask(app, "clients remove ind-portal")
+    refused = portal.userinfo(tokens["access_token"])
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
+
+
 def test_a_rotated_secret_replaces_the_old_one_at_once(app: Flask, client: FlaskClient) -> None:
     portal = Portal(client, "olo-post", "client_secret_post")
     code = redirect_parameters(portal.sign_in())["code"]
