@@ -64,6 +64,9 @@ class Service:
     name_nl: str
     name_en: str
     mandates: tuple[str, ...] = ("own_company", "representative")
+    # `required`: every sign-in carries an establishment number (a mandate's restriction, the
+    # user's pick from the Handelsregister, or `0000` + KvK); `none`: only a restriction's.
+    establishment: str = "none"
 
 
 @dataclass(frozen=True)

@@ -128,20 +128,23 @@ def add_service(slug: str = "permits", uuid: str = PERMITS_UUID, index: str = "7
 
 
 @pytest.mark.parametrize(
-    ("mandates", "admitted"),
+    ("options", "admitted", "establishment"),
     [
-        (["--mandate", "own_company"], ("own_company",)),
-        ([], ("own_company", "representative")),
+        (["--mandate", "own_company"], ("own_company",), "none"),
+        ([], ("own_company", "representative"), "none"),
+        (["--establishment", "required"], ("own_company", "representative"), "required"),
     ],
 )
 def test_add_a_service(
-    cli_app: Flask, environ: dict[str, str], mandates: list[str], admitted: tuple[str, ...]
+    cli_app: Flask, environ: dict[str, str], options: list[str], admitted: tuple[str, ...], establishment: str
 ) -> None:
-    code, output = invoke(cli_app, *add_service(), *mandates)
+    code, output = invoke(cli_app, *add_service(), *options)
     assert code == 0, output
     assert "Running brokers apply it within 0 seconds (no restart needed)." in output
     assert "saml metadata" in output
-    expected = Service("permits", PERMITS_UUID, 7, "loa3", "Vergunningen: aanvragen", "Permits", admitted)
+    expected = Service(
+        "permits", PERMITS_UUID, 7, "loa3", "Vergunningen: aanvragen", "Permits", admitted, establishment
+    )
     assert reloaded(environ).service("permits") == expected
     # The running app lists it without a restart.
     assert "permits\t7\tloa3" in invoke(cli_app, "services", "list")[1]

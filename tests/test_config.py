@@ -116,6 +116,10 @@ def test_the_next_key_needs_a_time_zone(tmp_path: Path) -> None:
         (f"services:{SERVICE.replace('    minimum_loa: loa3', '')}", "field 'minimum_loa' is missing"),
         ("services: [", "cannot read configuration"),
         (f"services:{SERVICE}    mandates: [everyone]\n", "field 'mandates' must list"),
+        (
+            f"services:{SERVICE}    establishment: always\n",
+            r"services\[0\] \(permits\): field 'establishment' must be one of none, required",
+        ),
     ],
 )
 def test_an_invalid_configuration_file_names_file_entry_and_field(
