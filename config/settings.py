@@ -7,7 +7,7 @@ resulting frozen values are passed to whoever needs them.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -132,6 +132,18 @@ class OidcSettings:
 
 
 @dataclass(frozen=True)
+class KvkSettings:
+    """The KvK Handelsregister API, read for services that require an establishment."""
+
+    api_url: str
+    api_key: str = field(default="", repr=False)
+    timeout_seconds: float = 5.0
+    # Successful answers serve this long when the API is unavailable (0: never cached).
+    cache_lifetime: timedelta = timedelta(hours=24)
+    max_answer_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Settings:
     profile: Profile
     secret_key: str
@@ -144,3 +156,4 @@ class Settings:
     simulator: bool = False
     # The demo portal's client secret (development only): the demo is on when it is set.
     demo_secret: str | None = None
+    kvk: KvkSettings = KvkSettings("https://api.kvk.nl")

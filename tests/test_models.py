@@ -109,3 +109,15 @@ def test_expired_and_unknown_requests_are_refused(store_app):
         assert db.session.scalar(db.select(models.SamlRequest).filter_by(reference=old)) is None
     assert expired.value.reason is Reason.REQUEST_EXPIRED
     assert unknown.value.reason is Reason.REQUEST_UNKNOWN
+
+
+def test_a_kvk_answer_kept_again_replaces_the_old_one(store_app):
+    now = datetime.now(UTC)
+    path = f"basisprofielen/{secrets.randbelow(10**8):08d}/vestigingen"
+    with store_app.app_context():
+        models.remember_kvk_answer(path, b'{"old": 1}', now, timedelta(hours=1))
+        db.session.commit()
+        models.remember_kvk_answer(path, b'{"new": 2}', now, timedelta(hours=2))
+        db.session.commit()
+        assert models.cached_kvk_answer(path, now + timedelta(minutes=90)) == b'{"new": 2}'
+        assert models.cached_kvk_answer(path, now + timedelta(hours=3)) is None

@@ -11,6 +11,7 @@ class RefusalReason(enum.StrEnum):
     OTHER_SERVICE = "other_service"
     MANDATE_NOT_ADMITTED = "mandate_not_admitted"
     NO_KVK_NUMBER = "no_kvk_number"
+    COMPANY_NOT_IN_REGISTER = "company_not_in_register"
     ESTABLISHMENT_NOT_OF_COMPANY = "establishment_not_of_company"
     ESTABLISHMENT_STOPPED = "establishment_stopped"
 

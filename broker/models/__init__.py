@@ -4,6 +4,7 @@ Nothing of a sign-in in progress lives in process memory or a client-side cookie
 can finish a sign-in another worker started.
 """
 
+from broker.models.kvk import KvkAnswer, cached_kvk_answer, remember_kvk_answer
 from broker.models.oidc import (
     AuthorizationCode,
     IssuedToken,
@@ -35,6 +36,7 @@ from broker.models.saml import (
 __all__ = [
     "AuthorizationCode",
     "IssuedToken",
+    "KvkAnswer",
     "OpenRequest",
     "PendingAuthorization",
     "SamlRequest",
@@ -45,6 +47,7 @@ __all__ = [
     "add_code",
     "add_request",
     "add_token",
+    "cached_kvk_answer",
     "claim_code",
     "code_was_used",
     "consume",
@@ -53,6 +56,7 @@ __all__ = [
     "pending_request",
     "purge_expired",
     "put_artifact",
+    "remember_kvk_answer",
     "revoke_tokens_of",
     "take_artifact",
     "take_authorization",
