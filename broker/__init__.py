@@ -20,6 +20,7 @@ from broker.runtime import BrokerRuntime
 from broker.upstream import Clock, Upstream
 from broker.web import demo as demo_views
 from broker.web import errors, i18n
+from broker.web import establishment as establishment_views
 from broker.web import oidc as oidc_views
 from broker.web import saml as saml_views
 from broker.web import simulator as simulator_views
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     errors.init_app(app)
     app.register_blueprint(saml_views.bp)
     app.register_blueprint(oidc_views.bp)
+    app.register_blueprint(establishment_views.bp)
     if simulator is not None:
         app.register_blueprint(simulator_views.bp)
     if settings.demo_secret is not None:

@@ -129,6 +129,8 @@ class OidcSettings:
     code_lifetime: timedelta = timedelta(seconds=60)
     token_lifetime: timedelta = timedelta(minutes=5)
     authorization_lifetime: timedelta = timedelta(minutes=20)
+    # How long a sign-in waits for the user to pick an establishment (or for KvK to come back).
+    choice_lifetime: timedelta = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,7 @@ def test_list_clients_and_services(cli_app: Flask) -> None:
     assert "omgevingsloket\t2\tloa2plus" in invoke(cli_app, "services", "list")[1]
     assert invoke(cli_app, "services", "check") == (
         0,
-        f"{config_file(cli_app)}: 3 services, 5 clients, valid\n",
+        f"{config_file(cli_app)}: 4 services, 6 clients, valid\n",
     )
 
 

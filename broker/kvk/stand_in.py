@@ -42,13 +42,13 @@ NONE = "11112222"
 UNAVAILABLE = "99999999"
 
 _VESTIGINGEN = (
-    _Vestiging("000012345678", SEVERAL, "Bakkerij Van Dijk", True, "Oudegracht 12", "3511AB", "Utrecht"),
-    _Vestiging("000012345679", SEVERAL, "Bakkerij Van Dijk", False, "Langestraat 3", "3811AA", "Amersfoort"),
-    _Vestiging("000012345680", SEVERAL, "Van Dijk Banket", False, "Slotlaan 40", "3701GK", "Zeist"),
+    _Vestiging("000052460101", SEVERAL, "Bakkerij Van Dijk", True, "Oudegracht 12", "3511AB", "Utrecht"),
+    _Vestiging("000052460102", SEVERAL, "Bakkerij Van Dijk", False, "Langestraat 3", "3811AA", "Amersfoort"),
+    _Vestiging("000052460103", SEVERAL, "Van Dijk Banket", False, "Slotlaan 40", "3701GK", "Zeist"),
     _Vestiging(
-        "000012345681", SEVERAL, "Bakkerij Van Dijk", False, "Grotestraat 8", "3511AC", "Utrecht", "20240630"
+        "000052460104", SEVERAL, "Bakkerij Van Dijk", False, "Grotestraat 8", "3511AC", "Utrecht", "20240630"
     ),
-    _Vestiging("000024444001", ONE, "Installatiebedrijf Jansen", True, "Dorpsstraat 1", "1234AB", "Ede"),
+    _Vestiging("000061830201", ONE, "Installatiebedrijf Jansen", True, "Dorpsstraat 1", "1234AB", "Ede"),
 )
 _COMPANIES = frozenset({SEVERAL, ONE, NONE})
 

@@ -184,8 +184,8 @@ def test_a_malformed_number_is_never_sent(number: str) -> None:
 @pytest.mark.parametrize(
     ("kvk_number", "numbers"),
     [
-        (stand_in.SEVERAL, ["000012345678", "000012345679", "000012345680"]),
-        (stand_in.ONE, ["000024444001"]),
+        (stand_in.SEVERAL, ["000052460101", "000052460102", "000052460103"]),
+        (stand_in.ONE, ["000061830201"]),
         (stand_in.NONE, []),
     ],
 )
@@ -193,7 +193,7 @@ def test_the_stand_in_answers_in_the_apis_shapes(kvk_number: str, numbers: list[
     base = "http://broker.test/simulator/kvk"
     local = KvkClient(base, "", lambda url, _: stand_in.answer(url.removeprefix(base)))
     assert [e.number for e in local.establishments(kvk_number)] == numbers
-    assert local.profile("000012345681").active is False
+    assert local.profile("000052460104").active is False
     with pytest.raises(KvkError) as down:
         local.establishments(stand_in.UNAVAILABLE)
     assert down.value.failure is KvkFailure.UNAVAILABLE

@@ -169,7 +169,7 @@ def test_the_stand_in_is_served_over_http_too(client: FlaskClient) -> None:
     answer = client.get(f"/simulator/kvk/api/v1/basisprofielen/{stand_in.SEVERAL}/vestigingen")
     assert answer.status_code == 200
     assert answer.get_json()["totaalAantalVestigingen"] == 3
-    stopped = client.get("/simulator/kvk/api/v1/vestigingsprofielen/000012345681").get_json()
+    stopped = client.get("/simulator/kvk/api/v1/vestigingsprofielen/000052460104").get_json()
     assert stopped["materieleRegistratie"]["datumEinde"] == "20240630"
     unknown = client.get("/simulator/kvk/api/v1/basisprofielen/87654321/vestigingen")
     assert (unknown.status_code, unknown.get_json()["fout"][0]["code"]) == (404, "IPD0005")
