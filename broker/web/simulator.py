@@ -178,5 +178,6 @@ def _picker(
         mandates=list(Mandate),
         actions=list(Action),
         levels=LEVELS,
+        kvk=kvk_stand_in,
     )
     return (page, 400) if error else page

@@ -22,7 +22,7 @@ from config import KvkSettings, Settings
 from tests.conftest import MovableClock
 from tests.kvk.test_client import VESTIGING, listing
 from tests.oidc.portal import Portal, redirect_parameters
-from tests.web.browser import forms
+from tests.web.browser import forms, local
 
 REQUIRED = "olo-establishment"
 SEVERAL, ONE, NONE = stand_in.SEVERAL, stand_in.ONE, stand_in.NONE
@@ -320,3 +320,11 @@ def test_the_stand_in_away_shows_the_retry_page(client: FlaskClient, kvk_calls: 
     assert waiting.status_code == 503
     (form,) = forms(waiting)
     assert form.action.endswith("/oidc/establishment")
+
+
+def test_the_simulator_offers_the_stand_ins_companies(client: FlaskClient) -> None:
+    (form,) = forms(Portal(client, REQUIRED).authorize(ui_locales="en"))
+    page = client.post(local(form.action), data=form.fields).get_data(as_text=True)
+    assert 'list="kvk-companies"' in page
+    for number in (SEVERAL, ONE, NONE, stand_in.UNAVAILABLE):
+        assert f'<option value="{number}"' in page
