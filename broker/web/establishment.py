@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
@@ -41,9 +42,7 @@ log = logging.getLogger("broker.oidc")
 Page = BaseResponse | tuple[str, int]
 
 
-def settle_at_return(
-    authorized: Authorization, claims: dict[str, Any], lookup: RegisterLookup
-) -> Page:
+def settle_at_return(authorized: Authorization, claims: dict[str, Any], lookup: RegisterLookup) -> Page:
     """At the return from the HM: settle the establishment, ask the user, or wait for KvK.
 
     The caller commits, with the SAML request and the authorization used up: from here on the
@@ -64,10 +63,9 @@ def settle_at_return(
         models.add_choice(choice, state.upstream.clock(), state.provider.settings.choice_lifetime)
         return _kvk_unavailable(choice)
     if isinstance(settled, EstablishmentChoice):
-        models.add_choice(
-            _offered(choice, settled), state.upstream.clock(), state.provider.settings.choice_lifetime
-        )
-        return _picker(_offered(choice, settled))
+        offered = replace(choice, options=settled.options)
+        models.add_choice(offered, state.upstream.clock(), state.provider.settings.choice_lifetime)
+        return _picker(offered)
     return _finish(authorized, claims, settled)
 
 
@@ -94,7 +92,7 @@ def answer() -> Page:
         [option.number for option in choice.options], request.form.get("establishment", "")
     )
     if establishment is None:
-        log.info("establishment choice ref=%s: none of those offered was picked", choice.id[:8])
+        log.info("establishment choice client=%s: none of those offered was picked", choice.client_id)
         return _picker(choice, missing=True)
     log.info("establishment picked client=%s", choice.client_id)
     return _used_up(choice, lambda: issue_code(authorized, with_establishment(choice.claims, establishment)))
@@ -109,7 +107,7 @@ def _retry(authorized: Authorization, choice: models.WaitingChoice) -> Page:
     if isinstance(settled, EstablishmentChoice):
         models.offer(choice.id, settled.options)
         db.session.commit()
-        return _picker(_offered(choice, settled))
+        return _picker(replace(choice, options=settled.options))
     return _used_up(choice, lambda: _finish(authorized, choice.claims, settled))
 
 
@@ -129,12 +127,6 @@ def _used_up(choice: models.WaitingChoice, respond: Callable[[], Page]) -> Page:
     response = respond()
     db.session.commit()
     return response
-
-
-def _offered(choice: models.WaitingChoice, settled: EstablishmentChoice) -> models.WaitingChoice:
-    return models.WaitingChoice(
-        choice.id, choice.client_id, choice.parameters, choice.claims, choice.lookup, settled.options
-    )
 
 
 def _picker(choice: models.WaitingChoice, missing: bool = False) -> tuple[str, int]:
