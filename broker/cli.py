@@ -81,10 +81,11 @@ def remove_client(client_id: str) -> None:
 
 @services_cli.command("list")
 def list_services() -> None:
-    """One line per service: slug, index, minimum level, ServiceUUID, name."""
+    """One line per service: slug, index, minimum level, establishment policy, ServiceUUID, name."""
     for service in runtime().registry().services:
         click.echo(
-            f"{service.slug}\t{service.index}\t{service.minimum_loa}\t{service.uuid}\t{service.name_en}"
+            f"{service.slug}\t{service.index}\t{service.minimum_loa}\t{service.establishment}"
+            f"\t{service.uuid}\t{service.name_en}"
         )
 
 

@@ -101,7 +101,9 @@ def test_a_change_that_would_break_the_file_is_refused(cli_app: Flask, args: lis
 
 def test_list_clients_and_services(cli_app: Flask) -> None:
     assert "ind-portal\tind-portaal-zakelijk\tclient_secret_basic" in invoke(cli_app, "clients", "list")[1]
-    assert "omgevingsloket\t2\tloa2plus" in invoke(cli_app, "services", "list")[1]
+    listed = invoke(cli_app, "services", "list")[1]
+    assert "omgevingsloket\t2\tloa2plus\tnone\t2b7e9d40-5c6a-4e0f-8d3b-7a1f4c9e2b02" in listed
+    assert "establishment-required\t4\tloa2plus\trequired\t" in listed
     assert invoke(cli_app, "services", "check") == (
         0,
         f"{config_file(cli_app)}: 4 services, 6 clients, valid\n",

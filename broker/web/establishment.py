@@ -138,7 +138,6 @@ def _picker(choice: models.WaitingChoice, missing: bool = False) -> tuple[str, i
             options=options,
             missing=missing,
             kvk_number=choice.lookup.kvk_number,
-            lang=locale_of(choice.parameters),
         )
     return page, 400 if missing else 200
 
