@@ -13,6 +13,7 @@ import pytest
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from broker import create_app, models
@@ -94,6 +95,25 @@ def test_without_the_policy_no_establishment_and_no_register(
     assert "establishment_source" not in claims
     with app.app_context():
         assert db.session.execute(models.KvkAnswer.__table__.select()).first() is None, "KvK was asked"
+
+
+def test_the_usual_path_touches_no_establishment_table(app: Flask, client: FlaskClient) -> None:
+    """A service without the policy pays nothing for it: no statement on the new tables."""
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        portal = Portal(client, "olo-post", "client_secret_post")
+        claims_of(portal, portal.sign_in(kvk=SEVERAL, establishment=SECOND))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements, "the listener saw nothing: the test would prove nothing"
+    assert not [s for s in statements if "pending_choice" in s or "kvk_answer" in s]
 
 
 @pytest.mark.parametrize(
@@ -328,3 +348,24 @@ def test_the_simulator_offers_the_stand_ins_companies(client: FlaskClient) -> No
     assert 'list="kvk-companies"' in page
     for number in (SEVERAL, ONE, NONE, stand_in.UNAVAILABLE):
         assert f'<option value="{number}"' in page
+
+
+@responses.activate
+def test_a_restriction_waits_for_kvk_too(real_api_app: Flask) -> None:
+    client = real_api_app.test_client()
+    url = f"{API}/api/v1/vestigingsprofielen/{STOPPED}"
+    responses.get(url, json={"fout": [{"code": "IPD1003"}]}, status=500)
+    portal = Portal(client, REQUIRED)
+    waiting = portal.sign_in(kvk=SEVERAL, establishment=STOPPED)
+    assert waiting.status_code == 503
+    stopped = {
+        "vestigingsnummer": STOPPED,
+        "kvkNummer": SEVERAL,
+        "eersteHandelsnaam": "Bakkerij Van Dijk",
+        "indHoofdvestiging": "Nee",
+        "materieleRegistratie": {"datumAanvang": "20100101", "datumEinde": "20240630"},
+    }
+    responses.replace(responses.GET, url, json=stopped)
+    params = redirect_parameters(answer_picker(client, waiting, "retry"))
+    assert (params["error"], params["state"]) == ("access_denied", portal.state)
+    assert params["error_description"] == f"establishment {STOPPED} has stopped"
