@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
 from flask import Flask, Response, request
 
-from broker import cli, database
+from broker import cli, database, kvk
 from broker.extensions import db, migrate
+from broker.handelsregister import Handelsregister
+from broker.kvk import stand_in as kvk_stand_in
 from broker.oidc.provider import Provider
 from broker.oidc.server import authorization_server, resource_protector
 from broker.runtime import BrokerRuntime
 from broker.upstream import Clock, Upstream
 from broker.web import demo as demo_views
 from broker.web import errors, i18n
+from broker.web import establishment as establishment_views
 from broker.web import oidc as oidc_views
 from broker.web import saml as saml_views
 from broker.web import simulator as simulator_views
@@ -64,12 +67,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         provider=provider,
         authorization=authorization_server(app, provider),
         protector=resource_protector(provider),
+        register=Handelsregister(
+            kvk.KvkClient(settings.kvk.api_url, settings.kvk.api_key, _kvk_transport(settings)),
+            settings.kvk.cache_lifetime,
+            clock,
+        ),
     )
 
     i18n.init_app(app)
     errors.init_app(app)
     app.register_blueprint(saml_views.bp)
     app.register_blueprint(oidc_views.bp)
+    app.register_blueprint(establishment_views.bp)
     if simulator is not None:
         app.register_blueprint(simulator_views.bp)
     if settings.demo_secret is not None:
@@ -108,6 +117,22 @@ def _transport(settings: Settings, simulator: SimulatorHm | None) -> Transport:
     def transport(url: str, body: bytes) -> bytes:
         # The built-in simulator answers in-process; any other HM over mutual TLS.
         return local(body) if url == simulator.ars_url else remote(url, body)
+
+    return transport
+
+
+def _kvk_transport(settings: Settings) -> kvk.KvkTransport:
+    remote = kvk.requests_transport(settings.kvk.timeout_seconds, settings.kvk.max_answer_bytes)
+    if not settings.simulator:
+        return remote
+    local_base = f"{settings.saml.base_url}/simulator/kvk"
+
+    def transport(url: str, headers: Mapping[str, str]) -> kvk.KvkReply:
+        # The built-in stand-in answers in-process (the development server serves one request at
+        # a time, so the broker must not call itself over HTTP); the real API over HTTPS.
+        if url.startswith(local_base + "/"):
+            return kvk_stand_in.answer(url.removeprefix(local_base))
+        return remote(url, headers)
 
     return transport
 

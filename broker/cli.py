@@ -13,7 +13,7 @@ from broker import models
 from broker.runtime import runtime
 from config import ConfigError, Service, editing
 from config.clients import AUTH_METHODS
-from config.services import LEVELS, MANDATES
+from config.services import ESTABLISHMENT_POLICIES, LEVELS, MANDATES
 from saml.metadata import sp_metadata
 
 saml_cli = AppGroup("saml", help="The SAML service provider.")
@@ -81,10 +81,11 @@ def remove_client(client_id: str) -> None:
 
 @services_cli.command("list")
 def list_services() -> None:
-    """One line per service: slug, index, minimum level, ServiceUUID, name."""
+    """One line per service: slug, index, minimum level, establishment policy, ServiceUUID, name."""
     for service in runtime().registry().services:
         click.echo(
-            f"{service.slug}\t{service.index}\t{service.minimum_loa}\t{service.uuid}\t{service.name_en}"
+            f"{service.slug}\t{service.index}\t{service.minimum_loa}\t{service.establishment}"
+            f"\t{service.uuid}\t{service.name_en}"
         )
 
 
@@ -102,6 +103,13 @@ def list_services() -> None:
     multiple=True,
     help="a mandate kind it admits, repeatable; default: all of them",
 )
+@click.option(
+    "--establishment",
+    type=click.Choice(ESTABLISHMENT_POLICIES),
+    default="none",
+    show_default=True,
+    help="required: every sign-in carries an establishment number (picked from the KvK register if need be)",
+)
 def add_service(
     slug: str,
     service_uuid: str,
@@ -110,9 +118,12 @@ def add_service(
     name_nl: str,
     name_en: str,
     mandates: tuple[str, ...],
+    establishment: str,
 ) -> None:
     """Declare an eHerkenning service; our SP metadata lists it from then on."""
-    service = Service(slug, service_uuid, index, minimum_loa, name_nl, name_en, mandates or MANDATES)
+    service = Service(
+        slug, service_uuid, index, minimum_loa, name_nl, name_en, mandates or MANDATES, establishment
+    )
     _apply(lambda path: editing.add_service(path, service))
     click.echo("Hand the HM our new metadata (flask --app wsgi saml metadata) before portals use it.")
 

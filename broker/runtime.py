@@ -1,5 +1,5 @@
 """What the app holds: settings, the current services and clients, the HM connection, the simulator,
-the OpenID provider."""
+the OpenID provider, the KvK Handelsregister."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from flask import current_app
 
+from broker.handelsregister import Handelsregister
 from broker.oidc.provider import Provider
 from broker.upstream import Upstream
 from config import Registry, Settings
@@ -25,6 +26,8 @@ class BrokerRuntime:
     provider: Provider
     authorization: AuthorizationServer
     protector: ResourceProtector
+    # The KvK Handelsregister, for services that require an establishment.
+    register: Handelsregister
 
 
 def runtime() -> BrokerRuntime:

@@ -117,6 +117,7 @@ def add_service(path: Path, service: Service) -> Edited:
     )
     entry["name"] = CommentedMap(nl=service.name_nl, en=service.name_en)
     entry["mandates"] = CommentedSeq(service.mandates)
+    entry["establishment"] = service.establishment
     yaml_lists.append(_entries(document, "services"), entry)
     return Edited(_dump(yaml, document))
 

@@ -15,6 +15,7 @@ from config.settings import (
     Binding,
     ConfigError,
     KeyPair,
+    KvkSettings,
     NextKey,
     OidcSettings,
     Profile,
@@ -62,6 +63,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         simulator=simulator,
         demo_secret=_demo_secret(env, production),
+        kvk=_kvk(env, saml.base_url, production, simulator),
     )
 
 
@@ -235,6 +237,23 @@ def _optional_file(env: _Env, name: str) -> Path | None:
     if not Path(value).is_file():
         raise ConfigError(f"{name}: {value} is not a file")
     return Path(value)
+
+
+def _kvk(env: _Env, base_url: str, production: bool, simulator: bool) -> KvkSettings:
+    # With the simulator, the broker's own stand-in for the KvK API, so development needs nothing else.
+    default_url = f"{base_url}/simulator/kvk" if simulator else "https://api.kvk.nl"
+    api_url = env.get("BROKER_KVK_API_URL", default_url).rstrip("/")
+    if production and not api_url.startswith("https://"):
+        raise ConfigError("BROKER_KVK_API_URL must be an https:// URL in the production profile")
+    # Services are re-read while the broker runs, so any of them may come to require an
+    # establishment: production always needs the key, rather than failing a sign-in later.
+    api_key = env.get("BROKER_KVK_API_KEY", None if production else "")
+    return KvkSettings(
+        api_url=api_url,
+        api_key=api_key,
+        timeout_seconds=env.integer("BROKER_KVK_TIMEOUT_SECONDS", 5, 1, 60),
+        cache_lifetime=timedelta(hours=env.integer("BROKER_KVK_CACHE_HOURS", 24, 0, 24 * 31)),
+    )
 
 
 def _demo_secret(env: _Env, production: bool) -> str | None:

@@ -14,6 +14,8 @@ from config.settings import ConfigError, Service
 LEVELS = ("loa2", "loa2plus", "loa3", "loa4")
 # The mandate kinds a service can admit (recognised sponsors come with their register).
 MANDATES = ("own_company", "representative")
+# Whether a service needs an establishment number with every sign-in.
+ESTABLISHMENT_POLICIES = ("none", "required")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -81,6 +83,10 @@ def _service(path: Path, n: int, entry: Any) -> Service:
     mandates = entry.get("mandates", list(MANDATES))
     if not isinstance(mandates, list) or not mandates or not set(mandates) <= set(MANDATES):
         raise ConfigError(f"{where}: field 'mandates' must list one or more of {', '.join(MANDATES)}")
+    establishment = entry.get("establishment", "none")
+    if establishment not in ESTABLISHMENT_POLICIES:
+        choices = ", ".join(ESTABLISHMENT_POLICIES)
+        raise ConfigError(f"{where}: field 'establishment' must be one of {choices}")
     return Service(
         slug=slug,
         uuid=service_uuid,
@@ -89,6 +95,7 @@ def _service(path: Path, n: int, entry: Any) -> Service:
         name_nl=str(names["nl"]),
         name_en=str(names["en"]),
         mandates=tuple(str(m) for m in mandates),
+        establishment=establishment,
     )
 
 

@@ -7,7 +7,7 @@ resulting frozen values are passed to whoever needs them.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,6 +64,9 @@ class Service:
     name_nl: str
     name_en: str
     mandates: tuple[str, ...] = ("own_company", "representative")
+    # `required`: every sign-in carries an establishment number (a mandate's restriction, the
+    # user's pick from the Handelsregister, or `0000` + KvK); `none`: only a restriction's.
+    establishment: str = "none"
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,20 @@ class OidcSettings:
     code_lifetime: timedelta = timedelta(seconds=60)
     token_lifetime: timedelta = timedelta(minutes=5)
     authorization_lifetime: timedelta = timedelta(minutes=20)
+    # How long a sign-in waits for the user to pick an establishment (or for KvK to come back).
+    choice_lifetime: timedelta = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class KvkSettings:
+    """The KvK Handelsregister API, read for services that require an establishment."""
+
+    api_url: str
+    api_key: str = field(default="", repr=False)
+    timeout_seconds: float = 5.0
+    # Successful answers serve this long when the API is unavailable (0: never cached).
+    cache_lifetime: timedelta = timedelta(hours=24)
+    max_answer_bytes: int = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -141,3 +158,4 @@ class Settings:
     simulator: bool = False
     # The demo portal's client secret (development only): the demo is on when it is set.
     demo_secret: str | None = None
+    kvk: KvkSettings = KvkSettings("https://api.kvk.nl")

@@ -32,6 +32,12 @@ services:
     minimum_loa: loa3
     mandates: [own_company]
     name: {nl: Alleen eigen organisatie, en: Own company only}
+  - slug: establishment-required
+    uuid: 4d2c6b1e-8a3f-4e5d-9c7b-2a1f0e3d4c05
+    index: 4
+    minimum_loa: loa2plus
+    establishment: required
+    name: {nl: Vestiging verplicht, en: Establishment required}
 """
 
 CLIENTS = f"""
@@ -61,6 +67,10 @@ clients:
     redirect_uris: [{REDIRECT}]
     token_endpoint_auth_method: none
     scopes: [openid, kvk]
+  - client_id: olo-establishment
+    service: establishment-required
+    redirect_uris: [{REDIRECT}]
+    secret: {SECRET}
 """
 
 

@@ -101,10 +101,12 @@ def test_a_change_that_would_break_the_file_is_refused(cli_app: Flask, args: lis
 
 def test_list_clients_and_services(cli_app: Flask) -> None:
     assert "ind-portal\tind-portaal-zakelijk\tclient_secret_basic" in invoke(cli_app, "clients", "list")[1]
-    assert "omgevingsloket\t2\tloa2plus" in invoke(cli_app, "services", "list")[1]
+    listed = invoke(cli_app, "services", "list")[1]
+    assert "omgevingsloket\t2\tloa2plus\tnone\t2b7e9d40-5c6a-4e0f-8d3b-7a1f4c9e2b02" in listed
+    assert "establishment-required\t4\tloa2plus\trequired\t" in listed
     assert invoke(cli_app, "services", "check") == (
         0,
-        f"{config_file(cli_app)}: 3 services, 5 clients, valid\n",
+        f"{config_file(cli_app)}: 4 services, 6 clients, valid\n",
     )
 
 
@@ -128,20 +130,23 @@ def add_service(slug: str = "permits", uuid: str = PERMITS_UUID, index: str = "7
 
 
 @pytest.mark.parametrize(
-    ("mandates", "admitted"),
+    ("options", "admitted", "establishment"),
     [
-        (["--mandate", "own_company"], ("own_company",)),
-        ([], ("own_company", "representative")),
+        (["--mandate", "own_company"], ("own_company",), "none"),
+        ([], ("own_company", "representative"), "none"),
+        (["--establishment", "required"], ("own_company", "representative"), "required"),
     ],
 )
 def test_add_a_service(
-    cli_app: Flask, environ: dict[str, str], mandates: list[str], admitted: tuple[str, ...]
+    cli_app: Flask, environ: dict[str, str], options: list[str], admitted: tuple[str, ...], establishment: str
 ) -> None:
-    code, output = invoke(cli_app, *add_service(), *mandates)
+    code, output = invoke(cli_app, *add_service(), *options)
     assert code == 0, output
     assert "Running brokers apply it within 0 seconds (no restart needed)." in output
     assert "saml metadata" in output
-    expected = Service("permits", PERMITS_UUID, 7, "loa3", "Vergunningen: aanvragen", "Permits", admitted)
+    expected = Service(
+        "permits", PERMITS_UUID, 7, "loa3", "Vergunningen: aanvragen", "Permits", admitted, establishment
+    )
     assert reloaded(environ).service("permits") == expected
     # The running app lists it without a restart.
     assert "permits\t7\tloa3" in invoke(cli_app, "services", "list")[1]

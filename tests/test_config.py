@@ -42,6 +42,7 @@ def production_environ(folder: Path, **overrides: str) -> dict[str, str]:
         "BROKER_CONFIG": str(folder / "broker.yaml"),
         "BROKER_SUBJECT_SALT": "t" * 40,
         "BROKER_OIDC_KEYS": str(folder / "oidc"),
+        "BROKER_KVK_API_KEY": "kvk-api-key",
     }
     environ.update(overrides)
     return environ
@@ -61,6 +62,7 @@ def test_a_complete_production_environment_loads(tmp_path: Path) -> None:
     assert settings.saml.entity_id == "https://broker.example.nl/saml/metadata"
     assert settings.saml.acs_url == "https://broker.example.nl/saml/acs"
     assert not settings.simulator
+    assert (settings.kvk.api_url, settings.kvk.api_key) == ("https://api.kvk.nl", "kvk-api-key")
     assert not (tmp_path / "instance" / "saml").exists(), "production never generates keys"
 
 
@@ -81,6 +83,9 @@ def test_a_complete_production_environment_loads(tmp_path: Path) -> None:
         ({"BROKER_SAML_NEXT_KEY": "/k.pem"}, "must be set together"),
         ({"BROKER_ENV": "staging"}, "BROKER_ENV must be one of"),
         ({"BROKER_SAML_CERT": "/nonexistent/cert.pem"}, "cannot read /nonexistent/cert.pem"),
+        ({"BROKER_KVK_API_KEY": ""}, "BROKER_KVK_API_KEY must be set"),
+        ({"BROKER_KVK_API_URL": "http://api.kvk.nl"}, "BROKER_KVK_API_URL must be an https:// URL"),
+        ({"BROKER_KVK_TIMEOUT_SECONDS": "0"}, "BROKER_KVK_TIMEOUT_SECONDS must be a whole number from 1"),
     ],
 )
 def test_production_refuses_what_is_missing_or_unsafe(
@@ -116,6 +121,10 @@ def test_the_next_key_needs_a_time_zone(tmp_path: Path) -> None:
         (f"services:{SERVICE.replace('    minimum_loa: loa3', '')}", "field 'minimum_loa' is missing"),
         ("services: [", "cannot read configuration"),
         (f"services:{SERVICE}    mandates: [everyone]\n", "field 'mandates' must list"),
+        (
+            f"services:{SERVICE}    establishment: always\n",
+            r"services\[0\] \(permits\): field 'establishment' must be one of none, required",
+        ),
     ],
 )
 def test_an_invalid_configuration_file_names_file_entry_and_field(

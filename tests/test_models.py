@@ -12,6 +12,7 @@ from flask import Flask
 from flask_migrate import upgrade
 
 from broker import create_app, models
+from broker.decide import RegisteredEstablishment, RegisterLookup
 from broker.extensions import db
 from config import Settings
 from saml.errors import Reason, SamlError
@@ -109,3 +110,41 @@ def test_expired_and_unknown_requests_are_refused(store_app):
         assert db.session.scalar(db.select(models.SamlRequest).filter_by(reference=old)) is None
     assert expired.value.reason is Reason.REQUEST_EXPIRED
     assert unknown.value.reason is Reason.REQUEST_UNKNOWN
+
+
+def test_a_kvk_answer_kept_again_replaces_the_old_one(store_app):
+    now = datetime.now(UTC)
+    path = f"basisprofielen/{secrets.randbelow(10**8):08d}/vestigingen"
+    with store_app.app_context():
+        models.remember_kvk_answer(path, b'{"old": 1}', now, timedelta(hours=1))
+        db.session.commit()
+        models.remember_kvk_answer(path, b'{"new": 2}', now, timedelta(hours=2))
+        db.session.commit()
+        assert models.cached_kvk_answer(path, now + timedelta(minutes=90)) == b'{"new": 2}'
+        assert models.cached_kvk_answer(path, now + timedelta(hours=3)) is None
+
+
+def test_a_pending_choice_is_offered_and_used_once(store_app):
+    now = datetime.now(UTC)
+    choice = models.WaitingChoice(
+        id=secrets.token_urlsafe(32),
+        client_id="olo-establishment",
+        parameters={"client_id": "olo-establishment", "state": "s"},
+        claims={"sub": "x", "kvk_number": "12345678"},
+        lookup=RegisterLookup("12345678"),
+        options=None,
+    )
+    offered = (RegisteredEstablishment("000052460101", "12345678", "Bakkerij", True, "Oudegracht 12", True),)
+    with store_app.app_context():
+        models.add_choice(choice, now, timedelta(minutes=15))
+        db.session.commit()
+        assert models.find_choice(choice.id, now) == choice
+        models.offer(choice.id, offered)
+        db.session.commit()
+        assert models.find_choice(choice.id, now).options == offered
+        assert models.find_choice(choice.id, now + timedelta(minutes=16)) is None
+        assert not models.take_choice(choice.id, now + timedelta(minutes=16))
+        assert models.take_choice(choice.id, now)
+        db.session.commit()
+        assert not models.take_choice(choice.id, now)
+        assert models.find_choice(choice.id, now) is None

@@ -3,23 +3,44 @@
 from broker.decide.decision import (
     Admitted,
     Decision,
-    Establishment,
-    EstablishmentSource,
     MandateKind,
-    RefusalReason,
-    Refused,
     ServicePolicy,
     decide,
+    with_settled,
 )
+from broker.decide.establishment import (
+    Establishment,
+    EstablishmentChoice,
+    EstablishmentPolicy,
+    EstablishmentSource,
+    RegisteredEstablishment,
+    RegisterLookup,
+    Settled,
+    check_restriction,
+    no_establishment,
+    picked,
+    settle,
+)
+from broker.decide.refusal import RefusalReason, Refused
 
 __all__ = [
     "Admitted",
     "Decision",
     "Establishment",
+    "EstablishmentChoice",
+    "EstablishmentPolicy",
     "EstablishmentSource",
     "MandateKind",
     "RefusalReason",
     "Refused",
+    "RegisterLookup",
+    "RegisteredEstablishment",
     "ServicePolicy",
+    "Settled",
+    "check_restriction",
     "decide",
+    "no_establishment",
+    "picked",
+    "settle",
+    "with_settled",
 ]

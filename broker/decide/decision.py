@@ -1,15 +1,23 @@
 """Who gets into a service, at which level, under which mandate, for which establishment.
 
-This first version admits what the SAML checks already guarantee (the level suffices, the
-assertion is for this service) and reads the mandate kind and establishment from the identity.
-Recognised sponsors and the establishment picker come with the mandate rules.
+Admits what the SAML checks already guarantee (the level suffices, the assertion is for this
+service) under a mandate kind the service admits, and says what the establishment is or what is
+still needed to settle it (`broker.decide.establishment`). Recognised sponsors come with their
+register.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from broker.decide.establishment import (
+    Establishment,
+    EstablishmentPolicy,
+    EstablishmentSource,
+    RegisterLookup,
+)
+from broker.decide.refusal import RefusalReason, Refused
 from saml.identity import EherkenningIdentity
 from saml.loa import LevelOfAssurance
 
@@ -20,20 +28,6 @@ class MandateKind(enum.StrEnum):
     RECOGNISED_SPONSOR = "recognised_sponsor"
 
 
-class EstablishmentSource(enum.StrEnum):
-    """Where an establishment number came from; only `mandate` limits what the person may do."""
-
-    MANDATE = "mandate"
-    SELECTED = "selected"
-    NO_ESTABLISHMENT = "no_establishment"
-
-
-class RefusalReason(enum.StrEnum):
-    LEVEL_TOO_LOW = "level_too_low"
-    OTHER_SERVICE = "other_service"
-    MANDATE_NOT_ADMITTED = "mandate_not_admitted"
-
-
 @dataclass(frozen=True)
 class ServicePolicy:
     """What a service admits."""
@@ -42,12 +36,7 @@ class ServicePolicy:
     service_id: str
     minimum_level: LevelOfAssurance
     mandates: frozenset[MandateKind] = frozenset({MandateKind.OWN_COMPANY, MandateKind.REPRESENTATIVE})
-
-
-@dataclass(frozen=True)
-class Establishment:
-    number: str
-    source: EstablishmentSource
+    establishment: EstablishmentPolicy = EstablishmentPolicy.NONE
 
 
 @dataclass(frozen=True)
@@ -55,12 +44,8 @@ class Admitted:
     identity: EherkenningIdentity
     mandate: MandateKind
     establishment: Establishment | None
-
-
-@dataclass(frozen=True)
-class Refused:
-    reason: RefusalReason
-    detail: str
+    # Set when the Handelsregister must still settle (or confirm) the establishment.
+    lookup: RegisterLookup | None = None
 
 
 Decision = Admitted | Refused
@@ -75,7 +60,7 @@ def decide(identity: EherkenningIdentity, policy: ServicePolicy, required: Level
     mandate = MandateKind.REPRESENTATIVE if identity.intermediary else MandateKind.OWN_COMPANY
     if mandate not in policy.mandates:
         return Refused(RefusalReason.MANDATE_NOT_ADMITTED, f"the service does not admit {mandate.value}")
-    return Admitted(identity, mandate, _establishment(identity))
+    return _with_establishment(Admitted(identity, mandate, None), policy.establishment)
 
 
 def _for_service(identity: EherkenningIdentity, policy: ServicePolicy) -> bool:
@@ -85,7 +70,26 @@ def _for_service(identity: EherkenningIdentity, policy: ServicePolicy) -> bool:
     return bool(present) and all(got == want for got, want in present)
 
 
-def _establishment(identity: EherkenningIdentity) -> Establishment | None:
-    if identity.establishment_restriction:
-        return Establishment(identity.establishment_restriction, EstablishmentSource.MANDATE)
-    return None
+def _with_establishment(admitted: Admitted, policy: EstablishmentPolicy) -> Decision:
+    """A restriction is always respected; a service that requires an establishment has it settled
+    from the register (a restriction confirmed there) before the sign-in completes."""
+    identity = admitted.identity
+    restriction = identity.establishment_restriction
+    if policy is EstablishmentPolicy.NONE:
+        if restriction is None:
+            return admitted
+        return replace(admitted, establishment=Establishment(restriction, EstablishmentSource.MANDATE))
+    if identity.kvk_number is None:
+        return Refused(RefusalReason.NO_KVK_NUMBER, "the service needs an establishment, found by KvK number")
+    if restriction is None:
+        return replace(admitted, lookup=RegisterLookup(identity.kvk_number))
+    return replace(
+        admitted,
+        establishment=Establishment(restriction, EstablishmentSource.MANDATE),
+        lookup=RegisterLookup(identity.kvk_number, restriction),
+    )
+
+
+def with_settled(admitted: Admitted, establishment: Establishment) -> Admitted:
+    """`admitted` with the establishment the register settled: nothing more to look up."""
+    return replace(admitted, establishment=establishment, lookup=None)

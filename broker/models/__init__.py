@@ -4,6 +4,15 @@ Nothing of a sign-in in progress lives in process memory or a client-side cookie
 can finish a sign-in another worker started.
 """
 
+from broker.models.establishment import (
+    PendingChoice,
+    WaitingChoice,
+    add_choice,
+    find_choice,
+    offer,
+    take_choice,
+)
+from broker.models.kvk import KvkAnswer, cached_kvk_answer, remember_kvk_answer
 from broker.models.oidc import (
     AuthorizationCode,
     IssuedToken,
@@ -35,25 +44,34 @@ from broker.models.saml import (
 __all__ = [
     "AuthorizationCode",
     "IssuedToken",
+    "KvkAnswer",
     "OpenRequest",
     "PendingAuthorization",
+    "PendingChoice",
     "SamlRequest",
     "SeenAssertion",
     "SimulatorArtifact",
     "UsedClientAssertion",
+    "WaitingChoice",
     "add_authorization",
+    "add_choice",
     "add_code",
     "add_request",
     "add_token",
+    "cached_kvk_answer",
     "claim_code",
     "code_was_used",
     "consume",
+    "find_choice",
     "find_token",
     "nonce_used",
+    "offer",
     "pending_request",
     "purge_expired",
     "put_artifact",
+    "remember_kvk_answer",
     "revoke_tokens_of",
     "take_artifact",
     "take_authorization",
+    "take_choice",
 ]

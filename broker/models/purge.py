@@ -7,6 +7,8 @@ from datetime import datetime
 from sqlalchemy import delete
 
 from broker.extensions import db
+from broker.models.establishment import PendingChoice
+from broker.models.kvk import KvkAnswer
 from broker.models.oidc import AuthorizationCode, IssuedToken, PendingAuthorization, UsedClientAssertion
 from broker.models.saml import SamlRequest, SeenAssertion, SimulatorArtifact
 
@@ -25,6 +27,8 @@ def purge_expired(now: datetime) -> int:
         delete(AuthorizationCode).where(AuthorizationCode.expires_at < now),
         delete(IssuedToken).where(IssuedToken.expires_at < now),
         delete(UsedClientAssertion).where(UsedClientAssertion.expires_at < now),
+        delete(KvkAnswer).where(KvkAnswer.expires_at < now),
+        delete(PendingChoice).where(PendingChoice.expires_at < now),
     ):
         removed += db.session.execute(statement).rowcount
     db.session.commit()

@@ -11,7 +11,7 @@ import hmac
 from collections.abc import Iterable
 from typing import Any
 
-from broker.decide import Admitted
+from broker.decide import Admitted, Establishment
 from saml.identifiers import IdentifierType
 
 # Which claims each scope releases; `openid` always gives the subject, level and time.
@@ -55,9 +55,16 @@ def sign_in_claims(admitted: Admitted, client_id: str, salt: bytes) -> dict[str,
         "eherkenning_service_id": identity.service_id,
     }
     if admitted.establishment is not None:
-        claims["establishment_number"] = admitted.establishment.number
-        claims["establishment_source"] = admitted.establishment.source.value
+        claims = with_establishment(claims, admitted.establishment)
     return _without_nulls(claims)
+
+
+def with_establishment(claims: dict[str, Any], establishment: Establishment) -> dict[str, Any]:
+    """`claims` with the establishment settled for the sign-in, and where it came from."""
+    return claims | {
+        "establishment_number": establishment.number,
+        "establishment_source": establishment.source.value,
+    }
 
 
 def released(claims: dict[str, Any], scopes: Iterable[str]) -> dict[str, Any]:

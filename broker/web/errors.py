@@ -160,6 +160,25 @@ _CLIENT_REQUEST = Explanation(
 )
 
 
+# The establishment step (broker.web.establishment).
+KVK_UNAVAILABLE = Explanation(
+    503,
+    "Het Handelsregister van de KvK is tijdelijk niet bereikbaar",
+    "The KvK trade register is temporarily unavailable",
+    "Wij hebben de vestigingen van uw organisatie nodig om verder te gaan. U bent wel ingelogd: "
+    "probeer het over enkele minuten opnieuw met de knop hieronder, zonder opnieuw in te loggen.",
+    "We need your organisation's establishments to continue. You are signed in: try again in a few "
+    "minutes with the button below, without signing in again.",
+)
+CHOICE_STALE = Explanation(
+    400,
+    "Deze keuze is verlopen of al gebruikt",
+    "This choice has expired or was already used",
+    "Een vestiging kiest u binnen 15 minuten na het inloggen, en één keer. " + _RETRY_NL,
+    "An establishment is chosen within 15 minutes of signing in, and once. " + _RETRY_EN,
+)
+
+
 def oauth_error_page(error: str, reference: str) -> tuple[str, int]:
     """An OAuth error that cannot go back to the client: its redirect URI is not trusted."""
     return error_page(_CLIENT_REQUEST, reference, error)
@@ -179,7 +198,10 @@ def refusal_page(error: SamlError, **values: str) -> tuple[str, int]:
     return error_page(explanation_for(error.reason), reference, error.reason.value, **error.shown, **values)
 
 
-def error_page(explanation: Explanation, reference: str, code: str, **values: str) -> tuple[str, int]:
+def error_page(
+    explanation: Explanation, reference: str, code: str, retry: str | None = None, **values: str
+) -> tuple[str, int]:
+    """The bilingual page; with `retry` (a pending choice's id), buttons to try its step again or cancel."""
     return (
         render_template(
             "error.html",
@@ -189,6 +211,7 @@ def error_page(explanation: Explanation, reference: str, code: str, **values: st
             advice_en=explanation.advice_en.format(**values),
             reference=reference,
             code=code,
+            retry=retry,
         ),
         explanation.status,
     )

@@ -7,20 +7,20 @@ import secrets
 
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import Blueprint, jsonify, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from broker import models
-from broker.decide import Decision, MandateKind, Refused, ServicePolicy, decide
+from broker.decide import Decision, EstablishmentPolicy, MandateKind, Refused, ServicePolicy, decide
 from broker.extensions import db
-from broker.oidc.authorization import StoredAuthorizationRequest, requested_level
+from broker.oidc.authorization import requested_level
 from broker.oidc.claims import SCOPE_CLAIMS, released, sign_in_claims
 from broker.oidc.clients import OidcClient
-from broker.oidc.user import SignedIn
 from broker.runtime import BrokerRuntime, runtime
 from broker.upstream import Answer, Refusal
-from broker.web.errors import explanation_for, oauth_error_page
+from broker.web import establishment
+from broker.web.answer import authorization, deny, issue_code, refuse
+from broker.web.errors import explanation_for
 from broker.web.hand_off import hand_off
 from saml.errors import Reason, SamlError
 from saml.loa import LevelOfAssurance
@@ -83,7 +83,7 @@ def authorize() -> BaseResponse | tuple[str, int]:
     try:
         grant = state.authorization.get_consent_grant(end_user=None)
     except OAuth2Error as error:
-        return _refuse(error)
+        return refuse(error)
     client: OidcClient = grant.request.client
     service = client.service
     now = state.upstream.clock()
@@ -135,22 +135,20 @@ def complete(outcome: Answer | Refusal) -> BaseResponse | tuple[str, int]:
 def _answer_client(
     state: BrokerRuntime, parameters: dict[str, str], outcome: Answer | Refusal
 ) -> BaseResponse | tuple[str, int]:
-    oauth_request = StoredAuthorizationRequest(state.provider.endpoint("/oidc/authorize"), parameters)
-    server = state.authorization
-    grant = server.get_authorization_grant(oauth_request)
     try:
-        redirect_uri = grant.validate_authorization_request()
+        authorized = authorization(parameters)
     except OAuth2Error as error:
-        return _refuse(error)
-    client: OidcClient = oauth_request.client
+        return refuse(error)
+    client = authorized.client
     if isinstance(outcome, Refusal):
-        return _deny(oauth_request, redirect_uri, explanation_for(outcome.error.reason).title_en)
+        return deny(authorized, explanation_for(outcome.error.reason).title_en)
     service = client.service
     policy = ServicePolicy(
         service_uuid=service.uuid,
         service_id=state.settings.saml.service_id(service),
         minimum_level=LevelOfAssurance(service.minimum_loa),
         mandates=frozenset(MandateKind(kind) for kind in service.mandates),
+        establishment=EstablishmentPolicy(service.establishment),
     )
     required = requested_level(parameters.get("acr_values"), service)
     decision = decide(outcome.validated.identity, policy, required)
@@ -158,30 +156,12 @@ def _answer_client(
         "decision client=%s service=%s outcome=%s", client.get_client_id(), service.slug, _summary(decision)
     )
     if isinstance(decision, Refused):
-        return _deny(oauth_request, redirect_uri, decision.detail)
-    user = SignedIn(sign_in_claims(decision, client.get_client_id(), state.provider.settings.subject_salt))
-    # Validated above: issue the code without authlib validating the request a second time.
-    try:
-        return server.handle_response(*grant.create_authorization_response(redirect_uri, user))
-    except OAuth2Error as error:
-        error.state = oauth_request.payload.state
-        return _refuse(error)
-
-
-def _deny(oauth_request: StoredAuthorizationRequest, redirect_uri: str, description: str) -> BaseResponse:
-    error = AccessDeniedError(description=description, redirect_uri=redirect_uri)
-    error.state = oauth_request.payload.state
-    return runtime().authorization.handle_error_response(oauth_request, error)
-
-
-def _refuse(error: OAuth2Error) -> BaseResponse | tuple[str, int]:
-    """An OAuth error: back to the client once its redirect URI is trusted, else a page."""
-    if error.redirect_uri:
-        log.info("authorize refused error=%s redirected", error.error)
-        return runtime().authorization.handle_error_response(None, error)
-    reference = secrets.token_hex(6)
-    log.info("authorize refused error=%s ref=%s description=%s", error.error, reference, error.description)
-    return oauth_error_page(error.error, reference)
+        return deny(authorized, decision.detail)
+    claims = sign_in_claims(decision, client.get_client_id(), state.provider.settings.subject_salt)
+    if decision.lookup is not None:
+        # The service requires an establishment the mandate does not fix (or the register must confirm).
+        return establishment.settle_at_return(authorized, claims, decision.lookup)
+    return issue_code(authorized, claims)
 
 
 def _summary(decision: Decision) -> str:

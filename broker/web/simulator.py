@@ -1,4 +1,5 @@
-"""The development HM simulator's web face: SSO, the tester's choices, artifact resolution.
+"""The development HM simulator's web face: SSO, the tester's choices, artifact resolution; and the
+stand-in for the KvK Handelsregister API beside it.
 
 Registered only with BROKER_SIMULATOR=1 (refused in production). It keeps no session: the
 tester's form carries the signed AuthnRequest along and it is verified again on answer.
@@ -15,6 +16,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from broker import models
 from broker.extensions import db
+from broker.kvk import stand_in as kvk_stand_in
 from broker.runtime import runtime
 from broker.web.errors import refusal_page
 from config import Binding, Settings
@@ -82,6 +84,13 @@ def answer() -> str | tuple[str, int] | BaseResponse:
     except ScenarioError as error:
         return _picker(carried, received, Scenario(), error)
     return _answer(received, scenario)
+
+
+@bp.get("/kvk/api/v1/<path:path>")
+def kvk_api(path: str) -> Response:
+    """The stand-in for the KvK Handelsregister API, over HTTP so it can be inspected."""
+    reply = kvk_stand_in.answer(f"/api/v1/{path}")
+    return Response(reply.body, status=reply.status, mimetype="application/json")
 
 
 @bp.post("/ars")
@@ -169,5 +178,6 @@ def _picker(
         mandates=list(Mandate),
         actions=list(Action),
         levels=LEVELS,
+        kvk=kvk_stand_in,
     )
     return (page, 400) if error else page

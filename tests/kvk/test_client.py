@@ -1,0 +1,202 @@
+"""The KvK API client: shapes read strictly, every error code typed, no redirects, answers capped."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+import responses
+
+from broker.decide import RegisteredEstablishment
+from broker.kvk import KvkClient, KvkError, KvkFailure, requests_transport, stand_in
+
+BASE = "https://api.kvk.test"
+KVK = "12345678"
+LIST_URL = f"{BASE}/api/v1/basisprofielen/{KVK}/vestigingen"
+PROFILE_URL = f"{BASE}/api/v1/vestigingsprofielen/000012345678"
+MAX_BYTES = 4096
+
+
+def client() -> KvkClient:
+    return KvkClient(BASE, "the-api-key", requests_transport(2, MAX_BYTES))
+
+
+def listing(*vestigingen: dict) -> dict:
+    return {"kvkNummer": KVK, "totaalAantalVestigingen": len(vestigingen), "vestigingen": list(vestigingen)}
+
+
+VESTIGING = {
+    "vestigingsnummer": "000012345678",
+    "eersteHandelsnaam": "Bakkerij Van Dijk",
+    "indHoofdvestiging": "Ja",
+    "indCommercieleVestiging": "Ja",
+    "volledigAdres": "Oudegracht 12 3511AB Utrecht",
+}
+
+
+def profile(**overrides: object) -> dict:
+    return {
+        "vestigingsnummer": "000012345678",
+        "kvkNummer": KVK,
+        "eersteHandelsnaam": "Bakkerij Van Dijk",
+        "indHoofdvestiging": "Nee",
+        "materieleRegistratie": {"datumAanvang": "20100101"},
+        "adressen": [{"type": "bezoekadres", "volledigAdres": "Oudegracht 12 3511AB Utrecht"}],
+    } | overrides
+
+
+@responses.activate
+def test_the_establishments_of_a_company_with_the_api_key() -> None:
+    responses.get(LIST_URL, json=listing(VESTIGING, VESTIGING | {"vestigingsnummer": "000012345679"}))
+    found = client().establishments(KVK)
+    assert found[0] == RegisteredEstablishment(
+        "000012345678", KVK, "Bakkerij Van Dijk", True, "Oudegracht 12 3511AB Utrecht", True
+    )
+    assert [e.number for e in found] == ["000012345678", "000012345679"]
+    assert responses.calls[0].request.headers["apikey"] == "the-api-key"
+
+
+@pytest.mark.parametrize(
+    ("registration", "active"),
+    [
+        ({"datumAanvang": "20100101"}, True),
+        ({"datumAanvang": "20100101", "datumEinde": None}, True),
+        ({"datumAanvang": "20100101", "datumEinde": "00000000"}, True),
+        ({"datumAanvang": "20100101", "datumEinde": "20240630"}, False),
+        ({"datumAanvang": "20100101", "datumEinde": "20240000"}, False),
+    ],
+    ids=["no-end", "null-end", "unknown-end", "ended", "ended-month-known"],
+)
+@responses.activate
+def test_an_establishment_has_stopped_when_its_end_date_is_real(registration: dict, active: bool) -> None:
+    responses.get(PROFILE_URL, json=profile(materieleRegistratie=registration))
+    found = client().profile("000012345678")
+    assert (found.active, found.kvk_number, found.address) == (active, KVK, "Oudegracht 12 3511AB Utrecht")
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "failure"),
+    [
+        (400, "IPD0004", KvkFailure.INVALID_NUMBER),
+        (404, "IPD0005", KvkFailure.NOT_FOUND),
+        (404, "IPD0007", KvkFailure.NOT_FOUND),
+        (500, "IPD1002", KvkFailure.UNAVAILABLE),
+        (500, "IPD1003", KvkFailure.UNAVAILABLE),
+        (503, None, KvkFailure.UNAVAILABLE),
+        (429, None, KvkFailure.UNAVAILABLE),
+        (401, None, KvkFailure.REJECTED),
+        (404, None, KvkFailure.REJECTED),
+    ],
+)
+@responses.activate
+def test_error_answers_become_typed_errors(status: int, code: str | None, failure: KvkFailure) -> None:
+    body = {"fout": [{"code": code, "omschrijving": "..."}]} if code else {}
+    responses.get(LIST_URL, json=body, status=status)
+    with pytest.raises(KvkError) as refused:
+        client().establishments(KVK)
+    assert refused.value.failure is failure
+
+
+@pytest.mark.parametrize(
+    "problem",
+    [requests.ConnectTimeout("slow"), requests.ReadTimeout("slow"), requests.ConnectionError("gone")],
+    ids=["connect-timeout", "read-timeout", "no-connection"],
+)
+@responses.activate
+def test_no_answer_is_unavailable(problem: Exception) -> None:
+    responses.get(LIST_URL, body=problem)
+    with pytest.raises(KvkError) as refused:
+        client().establishments(KVK)
+    assert refused.value.failure is KvkFailure.UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>maintenance</html>",
+        b"[]",
+        json.dumps(listing() | {"kvkNummer": "87654321"}).encode(),
+        json.dumps(listing(VESTIGING | {"vestigingsnummer": "00001234567O"})).encode(),
+        json.dumps(listing(VESTIGING | {"vestigingsnummer": "12345678"})).encode(),
+        json.dumps(listing(VESTIGING | {"indHoofdvestiging": "ja"})).encode(),
+        json.dumps(listing(VESTIGING | {"eersteHandelsnaam": 7})).encode(),
+        json.dumps(listing() | {"vestigingen": {}}).encode(),
+        json.dumps(listing(VESTIGING) | {"padding": "x" * MAX_BYTES}).encode(),
+    ],
+    ids=[
+        "html",
+        "not-an-object",
+        "other-company",
+        "letter-o",
+        "short-number",
+        "main-flag",
+        "name-type",
+        "list-type",
+        "too-large",
+    ],
+)
+@responses.activate
+def test_an_answer_of_another_shape_is_malformed(body: bytes) -> None:
+    responses.get(LIST_URL, body=body, content_type="application/json")
+    with pytest.raises(KvkError) as refused:
+        client().establishments(KVK)
+    assert refused.value.failure is KvkFailure.MALFORMED
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"kvkNummer": "1234567"},
+        {"vestigingsnummer": "000012345679"},
+        {"materieleRegistratie": {"datumEinde": "2024"}},
+    ],
+    ids=["kvk-number", "other-establishment", "end-date"],
+)
+@responses.activate
+def test_a_profile_of_another_shape_is_malformed(changed: dict) -> None:
+    responses.get(PROFILE_URL, json=profile(**changed))
+    with pytest.raises(KvkError) as refused:
+        client().profile("000012345678")
+    assert refused.value.failure is KvkFailure.MALFORMED
+
+
+@responses.activate
+def test_redirects_are_not_followed() -> None:
+    responses.get(LIST_URL, status=302, headers={"Location": "https://elsewhere.test/steal"})
+    with pytest.raises(KvkError) as refused:
+        client().establishments(KVK)
+    assert refused.value.failure is KvkFailure.MALFORMED
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize("number", ["1234567", "1234567O", "../../x", ""])
+@responses.activate
+def test_a_malformed_number_is_never_sent(number: str) -> None:
+    with pytest.raises(KvkError) as refused:
+        client().establishments(number)
+    assert refused.value.failure is KvkFailure.INVALID_NUMBER
+    with pytest.raises(KvkError):
+        client().profile(number)
+    assert not responses.calls
+
+
+@pytest.mark.parametrize(
+    ("kvk_number", "numbers"),
+    [
+        (stand_in.SEVERAL, ["000052460101", "000052460102", "000052460103"]),
+        (stand_in.ONE, ["000061830201"]),
+        (stand_in.NONE, []),
+    ],
+)
+def test_the_stand_in_answers_in_the_apis_shapes(kvk_number: str, numbers: list[str]) -> None:
+    base = "http://broker.test/simulator/kvk"
+    local = KvkClient(base, "", lambda url, _: stand_in.answer(url.removeprefix(base)))
+    assert [e.number for e in local.establishments(kvk_number)] == numbers
+    assert local.profile("000052460104").active is False
+    with pytest.raises(KvkError) as down:
+        local.establishments(stand_in.UNAVAILABLE)
+    assert down.value.failure is KvkFailure.UNAVAILABLE
+    with pytest.raises(KvkError) as unknown:
+        local.establishments("87654321")
+    assert unknown.value.failure is KvkFailure.NOT_FOUND
