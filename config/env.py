@@ -60,6 +60,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             environ=env.environ,
             production=production,
             check_seconds=env.integer("BROKER_CONFIG_CHECK_SECONDS", 1, 0, 3600),
+            # In production a service requiring an establishment needs the KvK API's key; the
+            # file is refused without it, at start-up or when a reload would add such a service.
+            kvk_available=not production or bool(env.get("BROKER_KVK_API_KEY", "")),
         ),
         simulator=simulator,
         demo_secret=_demo_secret(env, production),
@@ -245,12 +248,9 @@ def _kvk(env: _Env, base_url: str, production: bool, simulator: bool) -> KvkSett
     api_url = env.get("BROKER_KVK_API_URL", default_url).rstrip("/")
     if production and not api_url.startswith("https://"):
         raise ConfigError("BROKER_KVK_API_URL must be an https:// URL in the production profile")
-    # Services are re-read while the broker runs, so any of them may come to require an
-    # establishment: production always needs the key, rather than failing a sign-in later.
-    api_key = env.get("BROKER_KVK_API_KEY", None if production else "")
     return KvkSettings(
         api_url=api_url,
-        api_key=api_key,
+        api_key=env.get("BROKER_KVK_API_KEY", ""),
         timeout_seconds=env.integer("BROKER_KVK_TIMEOUT_SECONDS", 5, 1, 60),
         cache_lifetime=timedelta(hours=env.integer("BROKER_KVK_CACHE_HOURS", 24, 0, 24 * 31)),
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from config.clients import Client, load_clients
 from config.services import load_services, parse_document, read_document
-from config.settings import Service
+from config.settings import ConfigError, Service
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class ConfigFile:
     production: bool
     # How often a running broker looks whether the file changed, in seconds (0: at every lookup).
     check_seconds: int = 1
+    # Whether the KvK Handelsregister can be asked: services requiring an establishment need it.
+    kvk_available: bool = True
 
     def read(self) -> Registry:
         """The file as it is on disk now; ConfigError names the file, the entry and the field."""
@@ -63,4 +65,15 @@ class ConfigFile:
 
     def _registry(self, document: dict[str, Any]) -> Registry:
         services = load_services(self.path, document)
+        self._check_kvk(services)
         return Registry(services, load_clients(self.path, document, services, self.environ, self.production))
+
+    def _check_kvk(self, services: tuple[Service, ...]) -> None:
+        if self.kvk_available:
+            return
+        for n, service in enumerate(services):
+            if service.establishment == "required":
+                raise ConfigError(
+                    f"{self.path}: services[{n}] ({service.slug}): field 'establishment': 'required' reads"
+                    " the KvK Handelsregister, which needs BROKER_KVK_API_KEY in the production profile"
+                )

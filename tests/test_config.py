@@ -66,6 +66,18 @@ def test_a_complete_production_environment_loads(tmp_path: Path) -> None:
     assert not (tmp_path / "instance" / "saml").exists(), "production never generates keys"
 
 
+def test_production_needs_the_kvk_key_only_for_services_that_require_an_establishment(tmp_path: Path) -> None:
+    keyed = load_settings(production_environ(tmp_path))
+    keyless = load_settings(production_environ(tmp_path, BROKER_KVK_API_KEY=""))
+    assert keyless.config.read().service("permits") is not None
+    (tmp_path / "broker.yaml").write_text(f"services:{SERVICE}    establishment: required\n")
+    with pytest.raises(
+        ConfigError, match=r"services\[0\] \(permits\): field 'establishment'.*BROKER_KVK_API_KEY"
+    ):
+        keyless.config.read()
+    assert keyed.config.read().service("permits").establishment == "required"
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -83,7 +95,6 @@ def test_a_complete_production_environment_loads(tmp_path: Path) -> None:
         ({"BROKER_SAML_NEXT_KEY": "/k.pem"}, "must be set together"),
         ({"BROKER_ENV": "staging"}, "BROKER_ENV must be one of"),
         ({"BROKER_SAML_CERT": "/nonexistent/cert.pem"}, "cannot read /nonexistent/cert.pem"),
-        ({"BROKER_KVK_API_KEY": ""}, "BROKER_KVK_API_KEY must be set"),
         ({"BROKER_KVK_API_URL": "http://api.kvk.nl"}, "BROKER_KVK_API_URL must be an https:// URL"),
         ({"BROKER_KVK_TIMEOUT_SECONDS": "0"}, "BROKER_KVK_TIMEOUT_SECONDS must be a whole number from 1"),
     ],
