@@ -98,3 +98,12 @@ def test_the_demo_portal_shows_a_cancel(base_url: str) -> None:
 def test_the_demo_is_absent_without_its_secret(tmp_path: Path) -> None:
     app = create_app(load_settings(broker_environ(tmp_path)))
     assert app.test_client().get("/demo/").status_code == 404
+
+
+def test_the_portal_s_language_goes_with_the_sign_in(base_url: str) -> None:
+    with requests.Session() as browser:
+        start = _form(browser.get(f"{base_url}/demo/?lang=en", timeout=10).text)
+        assert start.fields == {"lang": "en"}
+        hand_off = browser.get(f"{base_url}{start.action}", params=start.fields, timeout=10)
+    assert 'ui_locales=en' in hand_off.url
+    assert '<html lang="en">' in hand_off.text
