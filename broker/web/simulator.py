@@ -39,6 +39,8 @@ from saml.simulator import (
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 ARTIFACT_LIFETIME = timedelta(minutes=5)
+# The form's fields that `Scenario.from_params` reads.
+SCENARIO_FIELDS = ("kvk", "establishment", "mandate", "intermediary", "loa", "advice", "binding", "user")
 LEVELS = ("loa2", "loa2plus", "loa3", "loa4", "loa1")
 
 
@@ -67,8 +69,8 @@ def sso() -> str | tuple[str, int] | BaseResponse:
         try:
             return _answer(received, Scenario.from_params(request.args))
         except ScenarioError as error:
-            return _picker(carried, received, Scenario(), error)
-    return _picker(carried, received, Scenario(), None)
+            return _picker(carried, received, request.args, error)
+    return _picker(carried, received, {}, None)
 
 
 @bp.post("/answer")
@@ -82,7 +84,7 @@ def answer() -> str | tuple[str, int] | BaseResponse:
     try:
         scenario = Scenario.from_params(request.form)
     except ScenarioError as error:
-        return _picker(carried, received, Scenario(), error)
+        return _picker(carried, received, request.form, error)
     return _answer(received, scenario)
 
 
@@ -165,14 +167,19 @@ def _take_artifact(handle: bytes) -> bytes | None:
 
 
 def _picker(
-    carried: dict[str, str], received: ReceivedRequest, scenario: Scenario, error: ScenarioError | None
+    carried: dict[str, str],
+    received: ReceivedRequest,
+    tried: Mapping[str, str],
+    error: ScenarioError | None,
 ) -> str | tuple[str, int]:
+    """The simulator's form: the defaults, or what the tester `tried`, so a mistake loses nothing."""
     sp = _sp(_now())
     service = sp.service(received.attribute_consuming_service_index)
+    chosen = Scenario().to_params() | {name: tried[name] for name in SCENARIO_FIELDS if name in tried}
     page = render_template(
         "simulator.html",
         carried=carried,
-        scenario=scenario,
+        chosen=chosen,
         service=service,
         error=error,
         mandates=list(Mandate),

@@ -1,0 +1,38 @@
+"""The simulator's form keeps what the tester chose when one choice is wrong: a mistake loses nothing."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+from tests.web.browser import forms, local
+
+
+def test_a_wrong_choice_shows_the_form_again_with_every_choice_kept(client: FlaskClient) -> None:
+    (hand_off,) = forms(client.get("/saml/test-login?service=ind-portaal-zakelijk&lang=en"))
+    page = client.post(local(hand_off.action), data=hand_off.fields)
+    answer = next(form for form in forms(page) if "/answer" in form.action)
+    tried = {
+        "kvk": "1234567O",
+        "establishment": "000052460102",
+        "mandate": "representative",
+        "intermediary": "24444001",
+        "loa": "loa4",
+        "advice": "1",
+        "binding": "post",
+        "user": "alice",
+        "action": "login",
+    }
+    again = client.post(local(answer.action), data=answer.fields | tried)
+    html = again.get_data(as_text=True)
+    assert again.status_code == 400
+    assert "character 8 is &#39;O&#39;" in html
+    for name in ("kvk", "establishment", "intermediary", "user"):
+        assert re.search(rf'<input [^>]*id="{name}" name="{name}" value="{tried[name]}"', html), name
+    assert re.search(r'id="mandate-representative" name="mandate" value="representative" checked', html)
+    assert '<option value="loa4" selected>' in html
+    assert re.search(r'id="advice" name="advice" value="1" checked', html)
+    assert '<option value="post" selected>' in html
+    # The AuthnRequest still travels with the form, so the corrected choice can answer it.
+    assert next(form for form in forms(again) if "/answer" in form.action).fields == answer.fields
