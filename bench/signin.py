@@ -2,7 +2,9 @@
 
 Run from the repository root: `.venv/bin/python bench/signin.py`
   options: --binding artifact|post (default artifact, what eHerkenning uses), --seconds 10,
-  --clients 12, --only inprocess|gunicorn, --db auto|postgres|sqlite, --profile N.
+  --clients 12, --only inprocess|gunicorn, --db auto|postgres|sqlite, --profile N,
+  --gunicorn-args "..." (say, "--worker-class gthread --threads 2": under load the default sync
+  workers did best here).
 
 Two setups, each after a warm-up:
 
@@ -263,8 +265,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(environ: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`gunicorn --workers 2` on `wsgi:app`, migrated first; terminated on the way out."""
+def gunicorn(
+    environ: dict[str, str], port: int, log: Path, extra: list[str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`gunicorn --workers 2` plus `extra` on `wsgi:app`, migrated first; terminated on the way out."""
     env = {name: value for name, value in os.environ.items() if not name.startswith("BROKER_")} | environ
     migrate = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
@@ -274,7 +278,6 @@ def gunicorn(environ: dict[str, str], port: int, log: Path) -> Iterator[subproce
     )
     if migrate.returncode:
         raise RuntimeError(f"flask db upgrade failed:\n{migrate.stderr.decode()[-3000:]}")
-    extra = os.environ.get("GUNI_EXTRA", "").split()
     command = [sys.executable, "-m", "gunicorn", "--workers", "2", *extra]
     command += ["--bind", f"127.0.0.1:{port}", "wsgi:app"]
     with log.open("wb") as out:
@@ -313,7 +316,7 @@ def run_gunicorn(tmp: Path, args: argparse.Namespace) -> list[Run]:
     runs = []
     with bench_database(args.db, tmp) as database:
         environ = broker_environ(tmp / "gunicorn", base_url, database, args.binding)
-        with gunicorn(environ, port, tmp / "gunicorn.log") as server:
+        with gunicorn(environ, port, tmp / "gunicorn.log", args.gunicorn_args.split()) as server:
             for clients in (args.clients, 1):
                 label = f"gunicorn --workers 2, {clients} client thread(s), {_kind(database)}"
                 run = Run(label, "client only")
@@ -431,6 +434,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--only", choices=("inprocess", "gunicorn"))
     parser.add_argument("--db", choices=("auto", "postgres", "sqlite"), default="auto")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="profile N sign-ins instead")
+    parser.add_argument(
+        "--gunicorn-args",
+        default="",
+        metavar="ARGS",
+        help='more gunicorn options, e.g. "--worker-class gthread"',
+    )
     return parser.parse_args()
 
 
