@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 
 from saml.errors import Reason, SamlError
 
@@ -39,6 +40,21 @@ _NINE = re.compile(r"\d{9}")
 def is_kvk_number(value: str) -> bool:
     """Eight digits, leading zeros kept."""
     return _KVK.fullmatch(value) is not None
+
+
+def digits_problem(value: str, length: int) -> str | None:
+    """Why `value` is not `length` digits, naming the first wrong character; None when it is.
+
+    For identifiers typed by hand, where 0/O and 1/I/l get confused: say which character is
+    wrong, never correct it.
+    """
+    for position, char in enumerate(value, start=1):
+        if char not in "0123456789":
+            name = unicodedata.name(char, f"U+{ord(char):04X}")
+            return f"character {position} is {char!r} ({name}), not a digit"
+    if len(value) != length:
+        return f"must be {length} digits, not {len(value)}"
+    return None
 
 
 def is_establishment_number(value: str) -> bool:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import enum
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from config import Binding
+from saml.identifiers import digits_problem
 from saml.loa import LevelOfAssurance
 
 
@@ -124,13 +124,9 @@ class Scenario:
 
 
 def _check_digits(field: str, value: str, length: int) -> None:
-    # Hand-typed identifiers confuse 0/O and 1/I/l: name the character, never correct it.
-    for position, char in enumerate(value, start=1):
-        if char not in "0123456789":
-            name = unicodedata.name(char, f"U+{ord(char):04X}")
-            raise ScenarioError(field, f"character {position} is {char!r} ({name}), not a digit")
-    if len(value) != length:
-        raise ScenarioError(field, f"must be {length} digits, not {len(value)}")
+    problem = digits_problem(value, length)
+    if problem is not None:
+        raise ScenarioError(field, problem)
 
 
 def _text(params: Mapping[str, str], name: str, default: str) -> str:
