@@ -6,6 +6,7 @@ from broker.decide.decision import (
     MandateKind,
     ServicePolicy,
     decide,
+    needs_sponsor_register,
     with_settled,
 )
 from broker.decide.establishment import (
@@ -22,6 +23,7 @@ from broker.decide.establishment import (
     settle,
 )
 from broker.decide.refusal import RefusalReason, Refused
+from broker.decide.sponsor import SponsorCategory, SponsorRegistration, check_sponsor
 
 __all__ = [
     "Admitted",
@@ -37,8 +39,12 @@ __all__ = [
     "RegisteredEstablishment",
     "ServicePolicy",
     "Settled",
+    "SponsorCategory",
+    "SponsorRegistration",
     "check_restriction",
+    "check_sponsor",
     "decide",
+    "needs_sponsor_register",
     "no_establishment",
     "picked",
     "settle",

@@ -2,14 +2,17 @@
 
 Admits what the SAML checks already guarantee (the level suffices, the assertion is for this
 service) under a mandate kind the service admits, and says what the establishment is or what is
-still needed to settle it (`broker.decide.establishment`). Recognised sponsors come with their
-register.
+still needed to settle it (`broker.decide.establishment`). A representative is admitted as a
+recognised sponsor's only on the register's answer (`broker.decide.sponsor`), which the caller
+reads when `needs_sponsor_register` says it can matter.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
 
 from broker.decide.establishment import (
     Establishment,
@@ -18,6 +21,7 @@ from broker.decide.establishment import (
     RegisterLookup,
 )
 from broker.decide.refusal import RefusalReason, Refused
+from broker.decide.sponsor import SPONSORS_ONLY, SponsorCategory, SponsorRegistration, check_sponsor
 from saml.identity import EherkenningIdentity
 from saml.loa import LevelOfAssurance
 
@@ -37,6 +41,8 @@ class ServicePolicy:
     minimum_level: LevelOfAssurance
     mandates: frozenset[MandateKind] = frozenset({MandateKind.OWN_COMPANY, MandateKind.REPRESENTATIVE})
     establishment: EstablishmentPolicy = EstablishmentPolicy.NONE
+    # The recognised-sponsor categories that count; empty: any category.
+    sponsor_categories: frozenset[SponsorCategory] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -50,17 +56,62 @@ class Admitted:
 
 Decision = Admitted | Refused
 
+# The register's dates are Dutch calendar days.
+_REGISTER_ZONE = ZoneInfo("Europe/Amsterdam")
 
-def decide(identity: EherkenningIdentity, policy: ServicePolicy, required: LevelOfAssurance) -> Decision:
-    """Admit `identity` to the service `policy` describes, at `required` level or above, or say why not."""
+
+def needs_sponsor_register(identity: EherkenningIdentity, policy: ServicePolicy) -> bool:
+    """Whether the decision depends on the register of recognised sponsors: a representative, at a
+    service that admits them only for recognised sponsors."""
+    return (
+        identity.intermediary is not None
+        and MandateKind.REPRESENTATIVE not in policy.mandates
+        and MandateKind.RECOGNISED_SPONSOR in policy.mandates
+    )
+
+
+def decide(
+    identity: EherkenningIdentity,
+    policy: ServicePolicy,
+    required: LevelOfAssurance,
+    sponsor: Collection[SponsorRegistration] | None = None,
+) -> Decision:
+    """Admit `identity` to the service `policy` describes, at `required` level or above, or say why not.
+
+    `sponsor`: what the register of recognised sponsors holds for the represented company, read
+    when `needs_sponsor_register`; without it such a sign-in is refused.
+    """
     if identity.level < max(required, policy.minimum_level):
         return Refused(RefusalReason.LEVEL_TOO_LOW, f"{identity.level.label} is below {required.label}")
     if not _for_service(identity, policy):
         return Refused(RefusalReason.OTHER_SERVICE, "the mandate is for another service")
-    mandate = MandateKind.REPRESENTATIVE if identity.intermediary else MandateKind.OWN_COMPANY
-    if mandate not in policy.mandates:
-        return Refused(RefusalReason.MANDATE_NOT_ADMITTED, f"the service does not admit {mandate.value}")
+    mandate = _mandate(identity, policy, sponsor)
+    if isinstance(mandate, Refused):
+        return mandate
     return _with_establishment(Admitted(identity, mandate, None), policy.establishment)
+
+
+def _mandate(
+    identity: EherkenningIdentity, policy: ServicePolicy, sponsor: Collection[SponsorRegistration] | None
+) -> MandateKind | Refused:
+    if identity.intermediary is None:
+        if MandateKind.OWN_COMPANY in policy.mandates:
+            return MandateKind.OWN_COMPANY
+        return Refused(RefusalReason.MANDATE_NOT_ADMITTED, "the service does not admit own_company")
+    if MandateKind.REPRESENTATIVE in policy.mandates:
+        return MandateKind.REPRESENTATIVE
+    if MandateKind.RECOGNISED_SPONSOR not in policy.mandates:
+        return Refused(RefusalReason.MANDATE_NOT_ADMITTED, "the service does not admit representative")
+    if identity.kvk_number is None:
+        why = "the represented company has no KvK number to find it in the register by"
+        return Refused(RefusalReason.NOT_A_RECOGNISED_SPONSOR, f"{SPONSORS_ONLY}: {why}")
+    if sponsor is None:
+        # Fail closed: the caller did not read the register.
+        why = "the register of recognised sponsors was not consulted"
+        return Refused(RefusalReason.NOT_A_RECOGNISED_SPONSOR, f"{SPONSORS_ONLY}: {why}")
+    day = identity.authn_instant.astimezone(_REGISTER_ZONE).date()
+    refused = check_sponsor(sponsor, day, policy.sponsor_categories)
+    return MandateKind.RECOGNISED_SPONSOR if refused is None else refused
 
 
 def _for_service(identity: EherkenningIdentity, policy: ServicePolicy) -> bool:

@@ -10,6 +10,7 @@ class RefusalReason(enum.StrEnum):
     LEVEL_TOO_LOW = "level_too_low"
     OTHER_SERVICE = "other_service"
     MANDATE_NOT_ADMITTED = "mandate_not_admitted"
+    NOT_A_RECOGNISED_SPONSOR = "not_a_recognised_sponsor"
     NO_KVK_NUMBER = "no_kvk_number"
     COMPANY_NOT_IN_REGISTER = "company_not_in_register"
     ESTABLISHMENT_NOT_OF_COMPANY = "establishment_not_of_company"
