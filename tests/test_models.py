@@ -5,14 +5,14 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
 
 from broker import create_app, models
-from broker.decide import RegisteredEstablishment, RegisterLookup
+from broker.decide import RegisteredEstablishment, RegisterLookup, SponsorCategory, SponsorRegistration
 from broker.extensions import db
 from config import Settings
 from saml.errors import Reason, SamlError
@@ -148,3 +148,47 @@ def test_a_pending_choice_is_offered_and_used_once(store_app):
         db.session.commit()
         assert not models.take_choice(choice.id, now)
         assert models.find_choice(choice.id, now) is None
+
+
+# --- the register of recognised sponsors ----------------------------------------------------------
+
+
+def _sponsor(kvk: str, category: SponsorCategory, now: datetime, end: date | None = None) -> models.Sponsor:
+    return models.Sponsor(kvk, category, f"Company {kvk}", date(2020, 1, 1), end, now, models.Origin.ADDED)
+
+
+def test_the_sponsor_register_answers_per_company_and_imports_replace_a_category(store_app):
+    now = datetime.now(UTC)
+    labour, study = SponsorCategory.LABOUR, SponsorCategory.STUDY
+    with store_app.app_context():
+        db.session.execute(models.RecognisedSponsor.__table__.delete())
+        models.add_sponsor(_sponsor("11110001", labour, now))
+        models.add_sponsor(_sponsor("11110001", study, now, end=date(2025, 6, 30)))
+        models.add_sponsor(_sponsor("11110002", labour, now, end=date(2026, 1, 31)))
+        db.session.commit()
+        assert set(models.registrations("11110001")) == {
+            SponsorRegistration(labour, date(2020, 1, 1)),
+            SponsorRegistration(study, date(2020, 1, 1), date(2025, 6, 30)),
+        }
+        assert models.registrations("99990000") == ()
+
+        listed = [models.Listed("11110002", "Renamed BV"), models.Listed("11110003", "New BV")]
+        assert models.replace_category(labour, listed, date(2027, 1, 1), now) == models.Replaced(1, 1, 1)
+        db.session.commit()
+        rows = {(s.kvk_number, s.category): s for s in models.sponsors(labour)}
+        assert set(rows) == {("11110002", labour), ("11110003", labour)}
+        # Still listed: its start stays, its end goes; new: from the day given.
+        assert (rows["11110002", labour].name, rows["11110002", labour].valid_from) == (
+            "Renamed BV",
+            date(2020, 1, 1),
+        )
+        assert rows["11110002", labour].valid_to is None
+        assert rows["11110003", labour].valid_from == date(2027, 1, 1)
+        assert rows["11110003", labour].origin is models.Origin.IMPORTED
+        # Another category is untouched.
+        assert [(s.kvk_number, s.category) for s in models.sponsors(study)] == [("11110001", study)]
+
+        assert models.remove_sponsor("11110001") == 1
+        assert models.remove_sponsor("11110002", study) == 0
+        db.session.commit()
+        assert models.registrations("11110001") == ()

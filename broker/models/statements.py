@@ -7,6 +7,7 @@ bookkeeping (identity map, unit of work, session synchronisation), which a sign-
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import CursorResult, Executable
@@ -17,3 +18,10 @@ from broker.extensions import db
 def run(statement: Executable, **parameters: Any) -> CursorResult[Any]:
     """Execute `statement` with `parameters` in the current transaction; the caller commits."""
     return db.session.connection().execute(statement, parameters)
+
+
+def run_many(statement: Executable, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Execute `statement` once per row, in one batch where the driver allows; nothing when no rows."""
+    batch = list(rows)
+    if batch:
+        db.session.connection().execute(statement, batch)
