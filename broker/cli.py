@@ -13,7 +13,7 @@ from broker import models
 from broker.runtime import runtime
 from config import ConfigError, Service, editing
 from config.clients import AUTH_METHODS
-from config.services import ESTABLISHMENT_POLICIES, LEVELS, MANDATES
+from config.services import DEFAULT_MANDATES, ESTABLISHMENT_POLICIES, LEVELS, MANDATES, SPONSOR_CATEGORIES
 from saml.metadata import sp_metadata
 
 saml_cli = AppGroup("saml", help="The SAML service provider.")
@@ -101,7 +101,7 @@ def list_services() -> None:
     "mandates",
     type=click.Choice(MANDATES),
     multiple=True,
-    help="a mandate kind it admits, repeatable; default: all of them",
+    help="a mandate kind it admits, repeatable; default: own_company and representative",
 )
 @click.option(
     "--establishment",
@@ -109,6 +109,13 @@ def list_services() -> None:
     default="none",
     show_default=True,
     help="required: every sign-in carries an establishment number (picked from the KvK register if need be)",
+)
+@click.option(
+    "--sponsor-category",
+    "sponsor_categories",
+    type=click.Choice(SPONSOR_CATEGORIES),
+    multiple=True,
+    help="with --mandate recognised_sponsor: a category that counts, repeatable; default: any",
 )
 def add_service(
     slug: str,
@@ -119,10 +126,19 @@ def add_service(
     name_en: str,
     mandates: tuple[str, ...],
     establishment: str,
+    sponsor_categories: tuple[str, ...],
 ) -> None:
     """Declare an eHerkenning service; our SP metadata lists it from then on."""
     service = Service(
-        slug, service_uuid, index, minimum_loa, name_nl, name_en, mandates or MANDATES, establishment
+        slug,
+        service_uuid,
+        index,
+        minimum_loa,
+        name_nl,
+        name_en,
+        mandates or DEFAULT_MANDATES,
+        establishment,
+        sponsor_categories,
     )
     _apply(lambda path: editing.add_service(path, service))
     click.echo("Hand the HM our new metadata (flask --app wsgi saml metadata) before portals use it.")

@@ -118,6 +118,8 @@ def add_service(path: Path, service: Service) -> Edited:
     entry["name"] = CommentedMap(nl=service.name_nl, en=service.name_en)
     entry["mandates"] = CommentedSeq(service.mandates)
     entry["establishment"] = service.establishment
+    if service.sponsor_categories:
+        entry["sponsor_categories"] = CommentedSeq(service.sponsor_categories)
     yaml_lists.append(_entries(document, "services"), entry)
     return Edited(_dump(yaml, document))
 

@@ -12,8 +12,12 @@ import yaml
 from config.settings import ConfigError, Service
 
 LEVELS = ("loa2", "loa2plus", "loa3", "loa4")
-# The mandate kinds a service can admit (recognised sponsors come with their register).
-MANDATES = ("own_company", "representative")
+# The mandate kinds a service can admit; recognised_sponsor: a representative only for a company in
+# the register of recognised sponsors (where representative is not admitted as such).
+MANDATES = ("own_company", "representative", "recognised_sponsor")
+DEFAULT_MANDATES = ("own_company", "representative")
+# The register's categories (broker.decide.SponsorCategory).
+SPONSOR_CATEGORIES = ("labour", "knowledge_migrant", "research", "study", "exchange")
 # Whether a service needs an establishment number with every sign-in.
 ESTABLISHMENT_POLICIES = ("none", "required")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -80,9 +84,10 @@ def _service(path: Path, n: int, entry: Any) -> Service:
     names = field("name")
     if not isinstance(names, dict) or not names.get("nl") or not names.get("en"):
         raise ConfigError(f"{where}: field 'name' must give both 'nl' and 'en'")
-    mandates = entry.get("mandates", list(MANDATES))
+    mandates = entry.get("mandates", list(DEFAULT_MANDATES))
     if not isinstance(mandates, list) or not mandates or not set(mandates) <= set(MANDATES):
         raise ConfigError(f"{where}: field 'mandates' must list one or more of {', '.join(MANDATES)}")
+    sponsor_categories = _sponsor_categories(where, entry, mandates)
     establishment = entry.get("establishment", "none")
     if establishment not in ESTABLISHMENT_POLICIES:
         choices = ", ".join(ESTABLISHMENT_POLICIES)
@@ -96,7 +101,21 @@ def _service(path: Path, n: int, entry: Any) -> Service:
         name_en=str(names["en"]),
         mandates=tuple(str(m) for m in mandates),
         establishment=establishment,
+        sponsor_categories=sponsor_categories,
     )
+
+
+def _sponsor_categories(where: str, entry: dict[str, Any], mandates: list[Any]) -> tuple[str, ...]:
+    """The categories of recognised sponsor a service admits (none listed: any)."""
+    if "sponsor_categories" not in entry:
+        return ()
+    categories = entry["sponsor_categories"]
+    if "recognised_sponsor" not in mandates:
+        raise ConfigError(f"{where}: field 'sponsor_categories' needs recognised_sponsor in 'mandates'")
+    if not isinstance(categories, list) or not categories or not set(categories) <= set(SPONSOR_CATEGORIES):
+        choices = ", ".join(SPONSOR_CATEGORIES)
+        raise ConfigError(f"{where}: field 'sponsor_categories' must list one or more of {choices}")
+    return tuple(str(c) for c in categories)
 
 
 def _unique(path: Path, services: tuple[Service, ...], attribute: str) -> None:

@@ -67,6 +67,8 @@ class Service:
     # `required`: every sign-in carries an establishment number (a mandate's restriction, the
     # user's pick from the Handelsregister, or `0000` + KvK); `none`: only a restriction's.
     establishment: str = "none"
+    # With recognised_sponsor: the register's categories that count (empty: any).
+    sponsor_categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -129,23 +129,43 @@ def add_service(slug: str = "permits", uuid: str = PERMITS_UUID, index: str = "7
     ]
 
 
+SPONSORS_FOR_LABOUR = [
+    *("--mandate", "own_company", "--mandate", "recognised_sponsor"),
+    *("--sponsor-category", "labour", "--sponsor-category", "study"),
+]
+
+
 @pytest.mark.parametrize(
-    ("options", "admitted", "establishment"),
+    ("options", "admitted", "establishment", "categories"),
     [
-        (["--mandate", "own_company"], ("own_company",), "none"),
-        ([], ("own_company", "representative"), "none"),
-        (["--establishment", "required"], ("own_company", "representative"), "required"),
+        (["--mandate", "own_company"], ("own_company",), "none", ()),
+        ([], ("own_company", "representative"), "none", ()),
+        (["--establishment", "required"], ("own_company", "representative"), "required", ()),
+        (SPONSORS_FOR_LABOUR, ("own_company", "recognised_sponsor"), "none", ("labour", "study")),
     ],
 )
 def test_add_a_service(
-    cli_app: Flask, environ: dict[str, str], options: list[str], admitted: tuple[str, ...], establishment: str
+    cli_app: Flask,
+    environ: dict[str, str],
+    options: list[str],
+    admitted: tuple[str, ...],
+    establishment: str,
+    categories: tuple[str, ...],
 ) -> None:
     code, output = invoke(cli_app, *add_service(), *options)
     assert code == 0, output
     assert "Running brokers apply it within 0 seconds (no restart needed)." in output
     assert "saml metadata" in output
     expected = Service(
-        "permits", PERMITS_UUID, 7, "loa3", "Vergunningen: aanvragen", "Permits", admitted, establishment
+        "permits",
+        PERMITS_UUID,
+        7,
+        "loa3",
+        "Vergunningen: aanvragen",
+        "Permits",
+        admitted,
+        establishment,
+        categories,
     )
     assert reloaded(environ).service("permits") == expected
     # The running app lists it without a restart.
@@ -170,6 +190,7 @@ def test_remove_a_service_no_client_uses(cli_app: Flask, environ: dict[str, str]
         (add_service(slug="omgevingsloket"), "service 'omgevingsloket' exists already"),
         (add_service(slug="Permits"), "field 'slug' must be lower-case"),
         (add_service(uuid="nope"), "field 'uuid' is not a UUID"),
+        ([*add_service(), "--sponsor-category", "labour"], "'sponsor_categories' needs recognised_sponsor"),
     ],
 )
 def test_a_service_change_that_would_break_the_file_is_refused(

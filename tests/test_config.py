@@ -133,6 +133,14 @@ def test_the_next_key_needs_a_time_zone(tmp_path: Path) -> None:
         ("services: [", "cannot read configuration"),
         (f"services:{SERVICE}    mandates: [everyone]\n", "field 'mandates' must list"),
         (
+            f"services:{SERVICE}    sponsor_categories: [labour]\n",
+            r"services\[0\] \(permits\): field 'sponsor_categories' needs recognised_sponsor in 'mandates'",
+        ),
+        (
+            f"services:{SERVICE}    mandates: [recognised_sponsor]\n    sponsor_categories: [arbeid]\n",
+            r"services\[0\] \(permits\): field 'sponsor_categories' must list one or more of labour, ",
+        ),
+        (
             f"services:{SERVICE}    establishment: always\n",
             r"services\[0\] \(permits\): field 'establishment' must be one of none, required",
         ),

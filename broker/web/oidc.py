@@ -11,7 +11,15 @@ from flask import Blueprint, jsonify, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from broker import models
-from broker.decide import Decision, EstablishmentPolicy, MandateKind, Refused, ServicePolicy, decide
+from broker.decide import (
+    Decision,
+    EstablishmentPolicy,
+    MandateKind,
+    Refused,
+    ServicePolicy,
+    SponsorCategory,
+    decide,
+)
 from broker.extensions import db
 from broker.oidc.authorization import requested_level
 from broker.oidc.claims import SCOPE_CLAIMS, released, sign_in_claims
@@ -149,6 +157,7 @@ def _answer_client(
         minimum_level=LevelOfAssurance(service.minimum_loa),
         mandates=frozenset(MandateKind(kind) for kind in service.mandates),
         establishment=EstablishmentPolicy(service.establishment),
+        sponsor_categories=frozenset(SponsorCategory(c) for c in service.sponsor_categories),
     )
     required = requested_level(parameters.get("acr_values"), service)
     decision = decide(outcome.validated.identity, policy, required)
