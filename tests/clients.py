@@ -38,6 +38,19 @@ services:
     minimum_loa: loa2plus
     establishment: required
     name: {nl: Vestiging verplicht, en: Establishment required}
+  - slug: ind-sponsors
+    uuid: 7e3a5c1d-2b4f-4d6e-8a9c-0b1d2e3f4a06
+    index: 5
+    minimum_loa: loa3
+    mandates: [own_company, recognised_sponsor]
+    name: {nl: Alleen erkende referenten, en: Recognised sponsors only}
+  - slug: ind-labour-sponsors
+    uuid: 1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c07
+    index: 6
+    minimum_loa: loa3
+    mandates: [own_company, recognised_sponsor]
+    sponsor_categories: [labour]
+    name: {nl: Erkende referenten arbeid, en: Recognised sponsors for labour}
 """
 
 CLIENTS = f"""
@@ -69,6 +82,14 @@ clients:
     scopes: [openid, kvk]
   - client_id: olo-establishment
     service: establishment-required
+    redirect_uris: [{REDIRECT}]
+    secret: {SECRET}
+  - client_id: ind-sponsors
+    service: ind-sponsors
+    redirect_uris: [{REDIRECT}]
+    secret: {SECRET}
+  - client_id: ind-labour
+    service: ind-labour-sponsors
     redirect_uris: [{REDIRECT}]
     secret: {SECRET}
 """

@@ -18,7 +18,9 @@ from broker.decide import (
     Refused,
     ServicePolicy,
     SponsorCategory,
+    SponsorRegistration,
     decide,
+    needs_sponsor_register,
 )
 from broker.extensions import db
 from broker.oidc.authorization import requested_level
@@ -31,6 +33,7 @@ from broker.web.answer import authorization, deny, issue_code, refuse
 from broker.web.errors import explanation_for
 from broker.web.hand_off import hand_off
 from saml.errors import Reason, SamlError
+from saml.identity import EherkenningIdentity
 from saml.loa import LevelOfAssurance
 
 bp = Blueprint("oidc", __name__)
@@ -160,7 +163,8 @@ def _answer_client(
         sponsor_categories=frozenset(SponsorCategory(c) for c in service.sponsor_categories),
     )
     required = requested_level(parameters.get("acr_values"), service)
-    decision = decide(outcome.validated.identity, policy, required)
+    identity = outcome.validated.identity
+    decision = decide(identity, policy, required, _sponsor_register(identity, policy))
     log.info(
         "decision client=%s service=%s outcome=%s", client.get_client_id(), service.slug, _summary(decision)
     )
@@ -171,6 +175,16 @@ def _answer_client(
         # The service requires an establishment the mandate does not fix (or the register must confirm).
         return establishment.settle_at_return(authorized, claims, decision.lookup)
     return issue_code(authorized, claims)
+
+
+def _sponsor_register(
+    identity: EherkenningIdentity, policy: ServicePolicy
+) -> tuple[SponsorRegistration, ...] | None:
+    """What the register of recognised sponsors holds for the represented company, read only where
+    it can matter: the usual sign-in asks nothing of it."""
+    if not needs_sponsor_register(identity, policy) or identity.kvk_number is None:
+        return None
+    return models.registrations(identity.kvk_number)
 
 
 def _summary(decision: Decision) -> str:
