@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 
 import click
@@ -10,10 +11,14 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from broker import models
+from broker.decide import SponsorCategory, register_day
+from broker.extensions import db
 from broker.runtime import runtime
+from broker.sponsor_export import ExportError, read_export
 from config import ConfigError, Service, editing
 from config.clients import AUTH_METHODS
 from config.services import DEFAULT_MANDATES, ESTABLISHMENT_POLICIES, LEVELS, MANDATES, SPONSOR_CATEGORIES
+from saml.identifiers import digits_problem
 from saml.metadata import sp_metadata
 
 saml_cli = AppGroup("saml", help="The SAML service provider.")
@@ -180,8 +185,101 @@ def _apply(edit: Callable[[Path], editing.Edited]) -> None:
     )
 
 
+sponsors_cli = AppGroup("sponsors", help="The register of recognised sponsors (erkende referenten).")
+_CATEGORY = click.Choice([c.value for c in SponsorCategory])
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@sponsors_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--category", type=_CATEGORY, required=True, help="the category the file lists")
+@click.option("--valid-from", type=_DAY, help="from when newly listed companies count (default: today)")
+def import_sponsors(file: Path, category: str, valid_from: datetime | None) -> None:
+    """Make a category of the register exactly the companies a CSV export of the public register
+    lists; a file with any bad line is refused whole."""
+    try:
+        listed = read_export(file.read_bytes())
+    except ExportError as error:
+        problems = "\n".join(error.problems)
+        raise click.ClickException(f"{file}: refused, nothing written:\n{problems}") from None
+    now = runtime().upstream.clock()
+    start = valid_from.date() if valid_from else register_day(now)
+    replaced = models.replace_category(SponsorCategory(category), listed, start, now)
+    db.session.commit()
+    click.echo(f"{category}: {replaced.added} added, {replaced.removed} removed, {replaced.kept} kept")
+
+
+@sponsors_cli.command("list")
+@click.option("--category", type=_CATEGORY, help="only this category")
+def list_sponsors(category: str | None) -> None:
+    """One line per company and category: KvK number, category, valid from, valid to, how and when
+    recorded, name."""
+    for sponsor in models.sponsors(SponsorCategory(category) if category else None):
+        until = sponsor.valid_to.isoformat() if sponsor.valid_to else "-"
+        recorded = f"{sponsor.origin.value} {sponsor.recorded_at:%Y-%m-%dT%H:%MZ}"
+        click.echo(
+            f"{sponsor.kvk_number}\t{sponsor.category.value}\t{sponsor.valid_from.isoformat()}\t{until}"
+            f"\t{recorded}\t{sponsor.name}"
+        )
+
+
+@sponsors_cli.command("add")
+@click.argument("kvk_number")
+@click.option("--category", type=_CATEGORY, required=True)
+@click.option("--name", required=True, help="the organisation's name")
+@click.option("--valid-from", type=_DAY, help="default: today")
+@click.option("--valid-to", type=_DAY, help="the last day it counts; default: open-ended")
+def add_sponsor(
+    kvk_number: str, category: str, name: str, valid_from: datetime | None, valid_to: datetime | None
+) -> None:
+    """Add one company to the register in one category."""
+    _check_kvk(kvk_number)
+    now = runtime().upstream.clock()
+    start = valid_from.date() if valid_from else register_day(now)
+    end = valid_to.date() if valid_to else None
+    if end is not None and end < start:
+        raise click.ClickException(f"--valid-to {end} is before --valid-from {start}")
+    if any(r.category == category for r in models.registrations(kvk_number)):
+        raise click.ClickException(f"KvK number {kvk_number} is registered for {category} already")
+    models.add_sponsor(
+        models.Sponsor(
+            kvk_number, SponsorCategory(category), name.strip(), start, end, now, models.Origin.ADDED
+        )
+    )
+    db.session.commit()
+    click.echo(f"added {kvk_number} for {category}, {_period(start, end)}")
+
+
+@sponsors_cli.command("remove")
+@click.argument("kvk_number")
+@click.option("--category", type=_CATEGORY, help="only this category; default: every one")
+def remove_sponsor(kvk_number: str, category: str | None) -> None:
+    """Remove a company from the register."""
+    _check_kvk(kvk_number)
+    removed = models.remove_sponsor(kvk_number, SponsorCategory(category) if category else None)
+    if not removed:
+        raise click.ClickException(f"KvK number {kvk_number} is not in the register{_for(category)}")
+    db.session.commit()
+    click.echo(f"removed {kvk_number}{_for(category)}: {removed} rows")
+
+
+def _check_kvk(kvk_number: str) -> None:
+    problem = digits_problem(kvk_number, 8)
+    if problem is not None:
+        raise click.ClickException(f"KvK number {kvk_number!r}: {problem}")
+
+
+def _period(start: date, end: date | None) -> str:
+    return f"from {start}" + (f" to {end}" if end else ", open-ended")
+
+
+def _for(category: str | None) -> str:
+    return f" for {category}" if category else ""
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(saml_cli)
     app.cli.add_command(purge)
     app.cli.add_command(clients_cli)
     app.cli.add_command(services_cli)
+    app.cli.add_command(sponsors_cli)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask_migrate import upgrade
 
 from broker import create_app
 from config import Registry, Service, load_settings
@@ -227,3 +228,151 @@ def test_comments_stay_where_they_were_as_entries_come_and_go(cli_app: Flask, la
     assert added.index("slug: permits") < added.index("\n# the portals, below\nclients:")
     assert invoke(cli_app, "services", "remove", "permits")[0] == 0
     assert path.read_text() == before
+
+
+# --- flask sponsors: the register of recognised sponsors ------------------------------------------
+
+
+@pytest.fixture
+def register_app(cli_app: Flask) -> Flask:
+    with cli_app.app_context():
+        upgrade()
+    return cli_app
+
+
+def listed(app: Flask, *args: str) -> list[list[str]]:
+    code, output = invoke(app, "sponsors", "list", *args)
+    assert code == 0, output
+    return [line.split("\t") for line in output.splitlines()]
+
+
+def export(tmp_path: Path, text: str, encoding: str = "utf-8") -> str:
+    path = tmp_path / "export.csv"
+    path.write_bytes(text.encode(encoding))
+    return str(path)
+
+
+DUTCH_EXPORT = "KvK-nummer;Organisatie\n12345678;Bakkerij Van Dijk B.V.\n00123456;Stichting Één\n"
+
+
+def import_dutch_export(app: Flask, tmp_path: Path) -> None:
+    assert invoke(app, "sponsors", "import", export(tmp_path, DUTCH_EXPORT), "--category", "labour")[0] == 0
+
+
+def test_import_an_export_with_a_bom_dutch_headers_and_semicolons(
+    register_app: Flask, tmp_path: Path
+) -> None:
+    code, output = invoke(
+        register_app,
+        *("sponsors", "import", export(tmp_path, DUTCH_EXPORT, "utf-8-sig"), "--category", "labour"),
+        *("--valid-from", "2026-01-01"),
+    )
+    assert (code, output) == (0, "labour: 2 added, 0 removed, 0 kept\n")
+    rows = listed(register_app)
+    assert [(r[0], r[1], r[2], r[3], r[4].split()[0], r[5]) for r in rows] == [
+        ("00123456", "labour", "2026-01-01", "-", "imported", "Stichting Één"),
+        ("12345678", "labour", "2026-01-01", "-", "imported", "Bakkerij Van Dijk B.V."),
+    ]
+
+
+def test_an_import_replaces_its_category_only(register_app: Flask, tmp_path: Path) -> None:
+    import_dutch_export(register_app, tmp_path)
+    add = ("sponsors", "add", "12345678", "--category", "study", "--name", "Bakkerij")
+    assert invoke(register_app, *add)[0] == 0
+    comma = 'name,"kvk nummer"\n"Bakkerij Van Dijk, Utrecht",12345678\nNieuw BV,87654321\n'
+    code, output = invoke(register_app, "sponsors", "import", export(tmp_path, comma), "--category", "labour")
+    assert (code, output) == (0, "labour: 1 added, 1 removed, 1 kept\n")
+    assert [(r[0], r[5]) for r in listed(register_app, "--category", "labour")] == [
+        ("12345678", "Bakkerij Van Dijk, Utrecht"),
+        ("87654321", "Nieuw BV"),
+    ]
+    assert [(r[0], r[1], r[4].split()[0]) for r in listed(register_app, "--category", "study")] == [
+        ("12345678", "study", "added")
+    ]
+
+
+def test_a_file_with_a_bad_line_is_refused_whole(register_app: Flask, tmp_path: Path) -> None:
+    import_dutch_export(register_app, tmp_path)
+    before = listed(register_app)
+    bad = (
+        "KVK_NUMBER;Naam\n"
+        "87654321;Goed BV\n"
+        "1234567;Nul Kwijt BV\n"
+        "1234O678;Letter O BV\n"
+        "87654321;Twee Keer BV\n"
+        "11223344;\n"
+    )
+    code, output = invoke(register_app, "sponsors", "import", export(tmp_path, bad), "--category", "labour")
+    assert code != 0
+    assert "refused, nothing written" in output
+    for problem in (
+        "line 3: KvK number '1234567': must be 8 digits, not 7",
+        "line 4: KvK number '1234O678': character 5 is 'O' (LATIN CAPITAL LETTER O), not a digit",
+        "line 5: KvK number 87654321 is listed already on line 2",
+        "line 6: KvK number 11223344: the organisation's name is empty",
+    ):
+        assert problem in output
+    assert listed(register_app) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Bedrijf;Nummer\nBakkerij;12345678\n", "line 1: no KvK number column"),
+        ("KvK-nummer;Plaats\n12345678;Utrecht\n", "line 1: no organisation column"),
+        ("KvK-nummer;Organisatie\n", "the file lists no companies"),
+        ("KvK-nummer;Organisatie\n12345678\n", "line 2: 1 fields, the header names 2"),
+    ],
+)
+def test_an_export_the_broker_cannot_read_is_refused(
+    register_app: Flask, tmp_path: Path, text: str, message: str
+) -> None:
+    code, output = invoke(register_app, "sponsors", "import", export(tmp_path, text), "--category", "study")
+    assert code != 0
+    assert message in output
+    assert listed(register_app) == []
+
+
+def test_add_and_remove_a_sponsor(register_app: Flask) -> None:
+    code, output = invoke(
+        register_app,
+        *("sponsors", "add", "12345678", "--category", "research", "--name", "Bakkerij Van Dijk"),
+        *("--valid-from", "2026-01-01", "--valid-to", "2026-12-31"),
+    )
+    assert (code, output) == (0, "added 12345678 for research, from 2026-01-01 to 2026-12-31\n")
+    (row,) = listed(register_app)
+    assert row[:4] == ["12345678", "research", "2026-01-01", "2026-12-31"]
+    assert row[4].startswith("added ")
+    assert invoke(register_app, "sponsors", "remove", "12345678", "--category", "study")[0] != 0
+    assert invoke(register_app, "sponsors", "remove", "12345678") == (0, "removed 12345678: 1 rows\n")
+    assert listed(register_app) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["add", "1234567I", "--category", "labour", "--name", "X"], "character 8 is 'I'"),
+        (["add", "12345678", "--category", "arbeid", "--name", "X"], "'arbeid' is not one of"),
+        (
+            [
+                *("add", "12345678", "--category", "labour", "--name", "X"),
+                *("--valid-from", "2026-02-01", "--valid-to", "2026-01-31"),
+            ],
+            "--valid-to 2026-01-31 is before --valid-from 2026-02-01",
+        ),
+        (["remove", "12345678"], "KvK number 12345678 is not in the register"),
+    ],
+)
+def test_a_bad_sponsor_command_is_refused(register_app: Flask, args: list[str], message: str) -> None:
+    code, output = invoke(register_app, "sponsors", *args)
+    assert code != 0
+    assert message in output
+    assert listed(register_app) == []
+
+
+def test_a_sponsor_is_added_once_per_category(register_app: Flask) -> None:
+    add = ["sponsors", "add", "12345678", "--category", "labour", "--name", "X"]
+    assert invoke(register_app, *add)[0] == 0
+    code, output = invoke(register_app, *add)
+    assert code != 0
+    assert "registered for labour already" in output

@@ -23,7 +23,7 @@ from broker.decide.establishment import (
     settle,
 )
 from broker.decide.refusal import RefusalReason, Refused
-from broker.decide.sponsor import SponsorCategory, SponsorRegistration, check_sponsor
+from broker.decide.sponsor import SponsorCategory, SponsorRegistration, check_sponsor, register_day
 
 __all__ = [
     "Admitted",
@@ -47,6 +47,7 @@ __all__ = [
     "needs_sponsor_register",
     "no_establishment",
     "picked",
+    "register_day",
     "settle",
     "with_settled",
 ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection
 from dataclasses import dataclass, replace
-from zoneinfo import ZoneInfo
 
 from broker.decide.establishment import (
     Establishment,
@@ -21,7 +20,13 @@ from broker.decide.establishment import (
     RegisterLookup,
 )
 from broker.decide.refusal import RefusalReason, Refused
-from broker.decide.sponsor import SPONSORS_ONLY, SponsorCategory, SponsorRegistration, check_sponsor
+from broker.decide.sponsor import (
+    SPONSORS_ONLY,
+    SponsorCategory,
+    SponsorRegistration,
+    check_sponsor,
+    register_day,
+)
 from saml.identity import EherkenningIdentity
 from saml.loa import LevelOfAssurance
 
@@ -55,9 +60,6 @@ class Admitted:
 
 
 Decision = Admitted | Refused
-
-# The register's dates are Dutch calendar days.
-_REGISTER_ZONE = ZoneInfo("Europe/Amsterdam")
 
 
 def needs_sponsor_register(identity: EherkenningIdentity, policy: ServicePolicy) -> bool:
@@ -109,8 +111,7 @@ def _mandate(
         # Fail closed: the caller did not read the register.
         why = "the register of recognised sponsors was not consulted"
         return Refused(RefusalReason.NOT_A_RECOGNISED_SPONSOR, f"{SPONSORS_ONLY}: {why}")
-    day = identity.authn_instant.astimezone(_REGISTER_ZONE).date()
-    refused = check_sponsor(sponsor, day, policy.sponsor_categories)
+    refused = check_sponsor(sponsor, register_day(identity.authn_instant), policy.sponsor_categories)
     return MandateKind.RECOGNISED_SPONSOR if refused is None else refused
 
 

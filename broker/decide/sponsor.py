@@ -11,9 +11,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from broker.decide.refusal import RefusalReason, Refused
+
+# The register's dates are Dutch calendar days.
+_REGISTER_ZONE = ZoneInfo("Europe/Amsterdam")
 
 # What every refusal says first: the portal passes it on to the user.
 SPONSORS_ONLY = "this service admits a representative only for a recognised sponsor (erkend referent)"
@@ -40,6 +44,11 @@ class SponsorRegistration:
 
     def valid_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+def register_day(moment: datetime) -> date:
+    """The day in the register's calendar (Dutch) that an aware `moment` falls on."""
+    return moment.astimezone(_REGISTER_ZONE).date()
 
 
 def check_sponsor(
