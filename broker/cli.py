@@ -14,7 +14,7 @@ from broker import models
 from broker.decide import SponsorCategory, register_day
 from broker.extensions import db
 from broker.runtime import runtime
-from broker.sponsor_export import ExportError, read_export
+from broker.sponsor_export import MAX_NAME, ExportError, read_export
 from config import ConfigError, Service, editing
 from config.clients import AUTH_METHODS
 from config.services import DEFAULT_MANDATES, ESTABLISHMENT_POLICIES, LEVELS, MANDATES, SPONSOR_CATEGORIES
@@ -234,6 +234,9 @@ def add_sponsor(
 ) -> None:
     """Add one company to the register in one category."""
     _check_kvk(kvk_number)
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise click.ClickException(f"--name must be 1 to {MAX_NAME} characters")
     now = runtime().upstream.clock()
     start = valid_from.date() if valid_from else register_day(now)
     end = valid_to.date() if valid_to else None
@@ -243,7 +246,7 @@ def add_sponsor(
         raise click.ClickException(f"KvK number {kvk_number} is registered for {category} already")
     models.add_sponsor(
         models.Sponsor(
-            kvk_number, SponsorCategory(category), name.strip(), start, end, now, models.Origin.ADDED
+            kvk_number, SponsorCategory(category), name, start, end, now, models.Origin.ADDED
         )
     )
     db.session.commit()

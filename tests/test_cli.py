@@ -360,6 +360,7 @@ def test_add_and_remove_a_sponsor(register_app: Flask) -> None:
             ],
             "--valid-to 2026-01-31 is before --valid-from 2026-02-01",
         ),
+        (["add", "12345678", "--category", "labour", "--name", " "], "--name must be 1 to 255 characters"),
         (["remove", "12345678"], "KvK number 12345678 is not in the register"),
     ],
 )
