@@ -11,12 +11,12 @@ Two setups, each after a warm-up:
 1. in-process: the Flask test client on one thread, the database chosen as for gunicorn (below).
    CPU per sign-in is this process's CPU time (the broker, the test client and the driver).
 2. gunicorn: `gunicorn --workers 2 wsgi:app` as a subprocess, driven by `--clients` threads, each
-   with its own connection (plain `http.client`), for `--seconds`. The database is PostgreSQL (a dedicated
-   database `ehbench`, created afresh and dropped afterwards, on postgres@127.0.0.1:5432) when
-   it is reachable, else SQLite with a warning. CPU per sign-in is the workers' CPU time
-   (/proc/<pid>/stat); the load generator's and the rest of the machine's (PostgreSQL) are shown
-   beside it, since they share the same cores. Then one client alone for `--seconds`: the latency
-   of each step when no other sign-in queues before it.
+   opening a socket per request (a minimal HTTP client), for `--seconds`. The database is
+   PostgreSQL (a dedicated database `ehbench`, created afresh and dropped afterwards, on
+   postgres@127.0.0.1:5432) when it is reachable, else SQLite with a warning. CPU per sign-in is
+   the workers' CPU time (/proc/<pid>/stat); the load generator's and the rest of the machine's
+   (PostgreSQL) are shown beside it, since they share the same cores. Then one client alone for
+   `--seconds`: the latency of each step when no other sign-in queues before it.
 
 `--profile N` instead profiles N in-process sign-ins with cProfile (wall clock) and prints the top
 costs per sign-in. The built-in simulator plays the HM inside the broker's processes (it signs and
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import http.client
 import logging
 import os
 import pstats
@@ -58,8 +57,8 @@ from bench._signin_flow import (
     CONFIG_YAML,
     STEPS,
     TOTAL,
-    ConnectionHttp,
     FlowError,
+    SocketHttp,
     TestClientHttp,
     sign_in,
 )
@@ -251,7 +250,7 @@ def _drive_inprocess(http: TestClientHttp, kind: str, args: argparse.Namespace) 
 def _attempt(run: Run, sign_in_once: Callable[[], Timings]) -> None:
     try:
         run.samples.append(sign_in_once())
-    except (FlowError, OSError, http.client.HTTPException, KeyError) as error:
+    except (FlowError, OSError, ValueError, KeyError) as error:
         run.errors.append(f"{type(error).__name__}: {error}")
 
 
@@ -335,7 +334,7 @@ def drive(run: Run, meter: CpuMeter, base_url: str, args: argparse.Namespace, cl
 
     def once() -> Timings:
         if not hasattr(local, "http"):
-            local.http = ConnectionHttp(base_url)
+            local.http = SocketHttp(base_url)
         return sign_in(local.http, args.binding)
 
     def loop(deadline: float) -> None:
