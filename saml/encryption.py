@@ -77,7 +77,7 @@ def _names(encrypted_key: etree._Element) -> set[str]:
 def _session_key(encrypted_key: etree._Element, keys: Sequence[KeyPair]) -> bytes | None:
     for pair in keys:
         context = xmlsec.EncryptionContext()
-        context.key = private_key(pair.key_pem, pair.cert_pem)
+        context.key = private_key(pair.key_pem)
         try:
             session_key = context.decrypt(encrypted_key)
         except xmlsec.Error:

@@ -7,10 +7,15 @@ occurs once in the whole document: the usual signature-wrapping forms fail one o
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 from collections.abc import Iterable
 
 import xmlsec
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from config import KeyPair
@@ -43,16 +48,17 @@ _XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 
 @functools.lru_cache(maxsize=64)
 def certificate_key(cert_pem: bytes) -> xmlsec.Key:
-    """The public key of a PEM certificate, loaded once."""
-    return xmlsec.Key.from_memory(cert_pem, xmlsec.KeyFormat.CERT_PEM)
+    """The public key of a PEM certificate, loaded once, without the certificate: xmlsec copies a
+    key into every context it is used in, and a certificate in it would be copied too."""
+    public_key = x509.load_pem_x509_certificate(cert_pem).public_key()
+    pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return xmlsec.Key.from_memory(pem, xmlsec.KeyFormat.PEM)
 
 
 @functools.lru_cache(maxsize=16)
-def private_key(key_pem: bytes, cert_pem: bytes) -> xmlsec.Key:
-    """A PEM private key with its certificate attached, loaded once."""
-    key = xmlsec.Key.from_memory(key_pem, xmlsec.KeyFormat.PEM)
-    key.load_cert_from_memory(cert_pem, xmlsec.KeyFormat.CERT_PEM)
-    return key
+def private_key(key_pem: bytes) -> xmlsec.Key:
+    """A PEM private key, loaded once."""
+    return xmlsec.Key.from_memory(key_pem, xmlsec.KeyFormat.PEM)
 
 
 def register_ids(root: etree._Element) -> None:
@@ -133,19 +139,55 @@ def sign(element: etree._Element, pair: KeyPair) -> None:
     element_id = element.get("ID")
     if not element_id:
         raise ValueError("an element to sign needs an ID")
-    signature = xmlsec.template.create(
-        element, xmlsec.Transform.EXCL_C14N, xmlsec.Transform.RSA_SHA256, ns="ds"
-    )
+    # Digested before the signature goes in: the enveloped-signature transform takes it out again.
+    digest = hashlib.sha256(_exclusive_c14n(element)).digest()
+    signature, signed_info = _signature_template(element_id, digest, pair.cert_pem)
     issuer = child(element, "saml", "Issuer")
     if issuer is not None:
         issuer.addnext(signature)
     else:
         element.insert(0, signature)
-    reference = xmlsec.template.add_reference(signature, xmlsec.Transform.SHA256, uri=f"#{element_id}")
-    xmlsec.template.add_transform(reference, xmlsec.Transform.ENVELOPED)
-    xmlsec.template.add_transform(reference, xmlsec.Transform.EXCL_C14N)
-    xmlsec.template.add_x509_data(xmlsec.template.ensure_key_info(signature))
-    xmlsec.tree.add_ids(element, ["ID"])
-    context = xmlsec.SignatureContext()
-    context.key = private_key(pair.key_pem, pair.cert_pem)
-    context.sign(signature)
+    value = _signing_key(pair.key_pem).sign(_exclusive_c14n(signed_info), padding.PKCS1v15(), hashes.SHA256())
+    signature[1].text = base64.b64encode(value).decode("ascii")
+
+
+def _exclusive_c14n(element: etree._Element) -> bytes:
+    return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
+
+
+def _signature_template(
+    element_id: str, digest: bytes, cert_pem: bytes
+) -> tuple[etree._Element, etree._Element]:
+    """`ds:Signature` with its SignedInfo (exclusive c14n, one reference to `element_id`) and our
+    certificate; the SignatureValue left empty. The same shape xmlsec's templates produce."""
+    signature = etree.Element(qname("ds", "Signature"), nsmap={"ds": NS["ds"]})
+    signed_info = etree.SubElement(signature, qname("ds", "SignedInfo"))
+    etree.SubElement(signed_info, qname("ds", "CanonicalizationMethod"), Algorithm=EXC_C14N)
+    etree.SubElement(signed_info, qname("ds", "SignatureMethod"), Algorithm=RSA_SHA256)
+    reference = etree.SubElement(signed_info, qname("ds", "Reference"), URI=f"#{element_id}")
+    transforms = etree.SubElement(reference, qname("ds", "Transforms"))
+    etree.SubElement(transforms, qname("ds", "Transform"), Algorithm=ENVELOPED)
+    etree.SubElement(transforms, qname("ds", "Transform"), Algorithm=EXC_C14N)
+    etree.SubElement(reference, qname("ds", "DigestMethod"), Algorithm=SHA256)
+    etree.SubElement(reference, qname("ds", "DigestValue")).text = base64.b64encode(digest).decode("ascii")
+    etree.SubElement(signature, qname("ds", "SignatureValue"))
+    key_info = etree.SubElement(signature, qname("ds", "KeyInfo"))
+    x509_data = etree.SubElement(key_info, qname("ds", "X509Data"))
+    etree.SubElement(x509_data, qname("ds", "X509Certificate")).text = _certificate_base64(cert_pem)
+    return signature, signed_info
+
+
+@functools.lru_cache(maxsize=16)
+def _signing_key(key_pem: bytes) -> rsa.RSAPrivateKey:
+    """A PEM RSA private key, loaded once: the key object keeps OpenSSL's precomputed values, which
+    a fresh load per signature (as xmlsec's key copies do) recomputes."""
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("SAML signing needs an RSA key")
+    return key
+
+
+@functools.lru_cache(maxsize=16)
+def _certificate_base64(cert_pem: bytes) -> str:
+    der = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
+    return base64.b64encode(der).decode("ascii")
