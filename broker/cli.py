@@ -245,9 +245,7 @@ def add_sponsor(
     if any(r.category == category for r in models.registrations(kvk_number)):
         raise click.ClickException(f"KvK number {kvk_number} is registered for {category} already")
     models.add_sponsor(
-        models.Sponsor(
-            kvk_number, SponsorCategory(category), name, start, end, now, models.Origin.ADDED
-        )
+        models.Sponsor(kvk_number, SponsorCategory(category), name, start, end, now, models.Origin.ADDED)
     )
     db.session.commit()
     click.echo(f"added {kvk_number} for {category}, {_period(start, end)}")

@@ -103,9 +103,7 @@ def test_a_missing_file_keeps_the_last_good_registry(
     assert live.current().client("late-portal") is not None
 
 
-def test_the_file_is_looked_at_once_per_interval(
-    config: ConfigFile, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_file_is_looked_at_once_per_interval(config: ConfigFile, monkeypatch: pytest.MonkeyPatch) -> None:
     clock = ManualClock()
     live = LiveRegistry(dataclasses.replace(config, check_seconds=1), clock)
     append_client(config)

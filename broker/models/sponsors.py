@@ -137,15 +137,10 @@ def replace_category(
     kept = [entry for entry in listed if entry.kvk_number in before]
     new = [entry for entry in listed if entry.kvk_number not in before]
     run_many(_REMOVE, ({"kvk": number, "cat": category.value} for number in gone))
-    run_many(
-        _RELISTED, ({"kvk": e.kvk_number, "cat": category.value, "listed_name": e.name} for e in kept)
-    )
+    run_many(_RELISTED, ({"kvk": e.kvk_number, "cat": category.value, "listed_name": e.name} for e in kept))
     run_many(
         _ADD,
-        (
-            _row(Sponsor(e.kvk_number, category, e.name, valid_from, None, now, Origin.IMPORTED))
-            for e in new
-        ),
+        (_row(Sponsor(e.kvk_number, category, e.name, valid_from, None, now, Origin.IMPORTED)) for e in new),
     )
     return Replaced(added=len(new), removed=len(gone), kept=len(kept))
 

@@ -105,5 +105,5 @@ def test_the_portal_s_language_goes_with_the_sign_in(base_url: str) -> None:
         start = _form(browser.get(f"{base_url}/demo/?lang=en", timeout=10).text)
         assert start.fields == {"lang": "en"}
         hand_off = browser.get(f"{base_url}{start.action}", params=start.fields, timeout=10)
-    assert 'ui_locales=en' in hand_off.url
+    assert "ui_locales=en" in hand_off.url
     assert '<html lang="en">' in hand_off.text
