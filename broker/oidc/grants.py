@@ -19,6 +19,7 @@ from sqlalchemy import Row
 
 from broker import models
 from broker.extensions import db
+from broker.oidc.authorization import StoredAuthorizationRequest
 from broker.oidc.claims import released
 from broker.oidc.clients import OidcClient
 from broker.oidc.provider import Provider, digest
@@ -146,7 +147,13 @@ class OpenIdCode(OpenIDCode):
         self.provider = provider
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
-        return models.nonce_used(request.payload.client_id, nonce)
+        if isinstance(request, StoredAuthorizationRequest):
+            # Checked when the request arrived; its replay after the HM needs no second look.
+            return False
+        if models.nonce_used(request.payload.client_id, nonce):
+            # authlib's own description ("Replay attack") tells a portal's developer little.
+            raise InvalidRequestError("nonce was used in an earlier sign-in; send a fresh one each time")
+        return False
 
     def resolve_client_private_key(self, client: OidcClient) -> Any:
         return self.provider.keys.key_for(client.id_token_signed_response_alg)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from babel import Locale
 from flask import Flask, request
 from flask_babel import Babel, get_locale
 
 LANGUAGES = ("nl", "en")
+# Parsed once: Flask-Babel parses a selector's string answer again on every request.
+_LOCALES = {language: Locale.parse(language) for language in LANGUAGES}
+
+
+def _page_locale() -> Locale:
+    return _LOCALES[select_locale()]
 
 
 def select_locale() -> str:
@@ -30,5 +37,5 @@ def locale_of(parameters: dict[str, str]) -> str:
 
 
 def init_app(app: Flask) -> None:
-    Babel(app, locale_selector=select_locale, default_locale="nl")
+    Babel(app, locale_selector=_page_locale, default_locale="nl")
     app.jinja_env.globals["get_locale"] = get_locale

@@ -232,6 +232,16 @@ def test_a_code_works_once_and_its_reuse_revokes_what_it_issued(client: FlaskCli
     assert 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
 
 
+def test_a_nonce_already_in_a_code_is_refused(client: FlaskClient) -> None:
+    first = Portal(client, "ind-portal")
+    code_for(first)
+    again = Portal(client, "ind-portal", nonce=first.nonce)
+    answer = redirect_parameters(again.authorize())
+    assert answer["error"] == "invalid_request"
+    assert "nonce was used" in answer["error_description"]
+    assert Portal(client, "ind-portal").authorize().status_code == 200
+
+
 def test_an_expired_code_is_refused(client: FlaskClient, clock: MovableClock) -> None:
     portal = Portal(client, "ind-portal")
     code = code_for(portal)
