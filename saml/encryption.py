@@ -25,6 +25,7 @@ _KEY_TRANSPORT = frozenset(
 )
 # Bounded: a message naming many keys must not make us try RSA decryptions without end.
 _MAX_KEY_ATTEMPTS = 4
+_KEY_NAMES = etree.XPath("ds:KeyInfo/ds:KeyName/text()", namespaces=NS)
 
 
 def decrypt(container: etree._Element, keys: Sequence[KeyPair], entity_id: str) -> etree._Element:
@@ -71,7 +72,7 @@ def _method(encrypted_key: etree._Element) -> str | None:
 
 
 def _names(encrypted_key: etree._Element) -> set[str]:
-    return {name.strip() for name in encrypted_key.xpath("ds:KeyInfo/ds:KeyName/text()", namespaces=NS)}
+    return {name.strip() for name in _KEY_NAMES(encrypted_key)}
 
 
 def _session_key(encrypted_key: etree._Element, keys: Sequence[KeyPair]) -> bytes | None:

@@ -207,11 +207,12 @@ def _check_conditions(
     return not_on_or_after
 
 
+_CLASS_REFS = etree.XPath("saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef", namespaces=NS)
+
+
 def _authn_statement(assertion: etree._Element) -> tuple[LevelOfAssurance, datetime]:
     statement = required_child(assertion, "saml", "AuthnStatement")
-    class_ref = assertion.xpath(
-        "saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef", namespaces=NS
-    )
+    class_ref = _CLASS_REFS(assertion)
     if len(class_ref) != 1:
         raise SamlError(Reason.LOA_UNKNOWN, "AuthnContextClassRef missing")
     level = LevelOfAssurance.from_uri(text(class_ref[0]))

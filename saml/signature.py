@@ -44,6 +44,13 @@ _DIGEST_METHODS = frozenset(
 )
 _TRANSFORMS = frozenset({ENVELOPED, EXC_C14N})
 _XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
+# Compiled once: `element.xpath(...)` compiles its expression on every call.
+_IDS = etree.XPath("//@ID | //@xml:id")
+_COMMENTS = etree.XPath(".//comment()")
+_C14N_METHOD = etree.XPath("ds:CanonicalizationMethod/@Algorithm", namespaces=NS)
+_SIGNATURE_METHOD = etree.XPath("ds:SignatureMethod/@Algorithm", namespaces=NS)
+_DIGEST_METHOD = etree.XPath("ds:DigestMethod/@Algorithm", namespaces=NS)
+_TRANSFORM_METHODS = etree.XPath("ds:Transforms/ds:Transform/@Algorithm", namespaces=NS)
 
 
 @functools.lru_cache(maxsize=64)
@@ -68,7 +75,7 @@ def register_ids(root: etree._Element) -> None:
     element while the reader looks at another; `xml:id` counts too, as libxml2 resolves it.
     """
     seen: set[str] = set()
-    for value in root.xpath("//@ID | //@xml:id"):
+    for value in _IDS(root):
         if value in seen:
             raise SamlError(Reason.DUPLICATE_ID, "an ID occurs more than once in the document")
         seen.add(value)
@@ -91,7 +98,7 @@ def verify(element: etree._Element, certificates: Iterable[bytes]) -> None:
     if signature is None:
         raise SamlError(Reason.SIGNATURE_MISSING, f"{etree.QName(element).localname} is not signed")
     _check_signed_info(element, signature)
-    if element.xpath(".//comment()"):
+    if _COMMENTS(element):
         # Comments fall outside exclusive c14n, so they can split a signed value unnoticed.
         raise SamlError(Reason.COMMENT_IN_SIGNED_CONTENT, "comment inside signed element")
     for cert in certificates:
@@ -114,11 +121,11 @@ def _check_signed_info(element: etree._Element, signature: etree._Element) -> No
     if len(references) != 1 or not element_id or references[0].get("URI") != f"#{element_id}":
         raise SamlError(Reason.SIGNATURE_REFERENCE, "signature does not reference its own element")
     methods = {
-        "c14n": signed_info.xpath("ds:CanonicalizationMethod/@Algorithm", namespaces=NS),
-        "signature": signed_info.xpath("ds:SignatureMethod/@Algorithm", namespaces=NS),
-        "digest": references[0].xpath("ds:DigestMethod/@Algorithm", namespaces=NS),
+        "c14n": _C14N_METHOD(signed_info),
+        "signature": _SIGNATURE_METHOD(signed_info),
+        "digest": _DIGEST_METHOD(references[0]),
     }
-    transforms = references[0].xpath("ds:Transforms/ds:Transform/@Algorithm", namespaces=NS)
+    transforms = _TRANSFORM_METHODS(references[0])
     if (
         methods["c14n"] != [EXC_C14N]
         or len(methods["signature"]) != 1
