@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import IntegrityError
 
 from broker import models
 from broker.decide import SponsorCategory, register_day
@@ -242,12 +243,18 @@ def add_sponsor(
     end = valid_to.date() if valid_to else None
     if end is not None and end < start:
         raise click.ClickException(f"--valid-to {end} is before --valid-from {start}")
+    already = click.ClickException(f"KvK number {kvk_number} is registered for {category} already")
     if any(r.category == category for r in models.registrations(kvk_number)):
-        raise click.ClickException(f"KvK number {kvk_number} is registered for {category} already")
-    models.add_sponsor(
-        models.Sponsor(kvk_number, SponsorCategory(category), name, start, end, now, models.Origin.ADDED)
-    )
-    db.session.commit()
+        raise already
+    try:
+        models.add_sponsor(
+            models.Sponsor(kvk_number, SponsorCategory(category), name, start, end, now, models.Origin.ADDED)
+        )
+        db.session.commit()
+    except IntegrityError:
+        # Another run added the same row between the check above and this insert.
+        db.session.rollback()
+        raise already from None
     click.echo(f"added {kvk_number} for {category}, {_period(start, end)}")
 
 

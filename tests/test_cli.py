@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask_migrate import upgrade
 
-from broker import create_app
+from broker import create_app, models
 from config import Registry, Service, load_settings
 from tests.clients import CLIENTS, SERVICES
 from tests.conftest import broker_environ
@@ -377,3 +377,16 @@ def test_a_sponsor_is_added_once_per_category(register_app: Flask) -> None:
     code, output = invoke(register_app, *add)
     assert code != 0
     assert "registered for labour already" in output
+
+
+def test_a_sponsor_added_by_another_run_meanwhile_gets_the_same_message(
+    register_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add = ["sponsors", "add", "12345678", "--category", "labour", "--name", "X"]
+    assert invoke(register_app, *add)[0] == 0
+    # As if the other run's row arrived after this run looked: only the unique key can tell.
+    monkeypatch.setattr(models, "registrations", lambda _kvk_number: [])
+    code, output = invoke(register_app, *add)
+    assert code == 1
+    assert "registered for labour already" in output
+    assert len(listed(register_app)) == 1
