@@ -18,6 +18,7 @@ from broker.runtime import runtime
 from broker.sponsor_export import MAX_NAME, ExportError, read_export
 from config import ConfigError, Service, editing
 from config.clients import AUTH_METHODS
+from config.portal_profiles import DEFAULT_PROFILE, PROFILES
 from config.services import DEFAULT_MANDATES, ESTABLISHMENT_POLICIES, LEVELS, MANDATES, SPONSOR_CATEGORIES
 from saml.identifiers import digits_problem
 from saml.metadata import sp_metadata
@@ -87,11 +88,12 @@ def remove_client(client_id: str) -> None:
 
 @services_cli.command("list")
 def list_services() -> None:
-    """One line per service: slug, index, minimum level, establishment policy, ServiceUUID, name."""
+    """One line per service: slug, index, minimum level, establishment policy, portal profile,
+    ServiceUUID, name."""
     for service in runtime().registry().services:
         click.echo(
             f"{service.slug}\t{service.index}\t{service.minimum_loa}\t{service.establishment}"
-            f"\t{service.uuid}\t{service.name_en}"
+            f"\t{service.profile}\t{service.uuid}\t{service.name_en}"
         )
 
 
@@ -99,22 +101,28 @@ def list_services() -> None:
 @click.argument("slug")
 @click.option("--uuid", "service_uuid", required=True, help="the ServiceUUID mandates are registered against")
 @click.option("--index", type=int, required=True, help="its AttributeConsumingServiceIndex (1 or more)")
-@click.option("--minimum-loa", type=click.Choice(LEVELS), required=True)
 @click.option("--name-nl", required=True, help="display name in Dutch")
 @click.option("--name-en", required=True, help="display name in English")
+@click.option(
+    "--profile",
+    type=click.Choice(list(PROFILES)),
+    default=DEFAULT_PROFILE,
+    show_default=True,
+    help="the portal behind it: fills in what is left out, refuses what that portal cannot work with",
+)
+@click.option("--minimum-loa", type=click.Choice(LEVELS), help="unless the profile sets it")
 @click.option(
     "--mandate",
     "mandates",
     type=click.Choice(MANDATES),
     multiple=True,
-    help="a mandate kind it admits, repeatable; default: own_company and representative",
+    help="a mandate kind it admits, repeatable; default: the profile's, else own_company and representative",
 )
 @click.option(
     "--establishment",
     type=click.Choice(ESTABLISHMENT_POLICIES),
-    default="none",
-    show_default=True,
-    help="required: every sign-in carries an establishment number (picked from the KvK register if need be)",
+    help="required: every sign-in carries an establishment number (picked from the KvK register if need"
+    " be); default: the profile's, else none",
 )
 @click.option(
     "--sponsor-category",
@@ -127,14 +135,19 @@ def add_service(
     slug: str,
     service_uuid: str,
     index: int,
-    minimum_loa: str,
     name_nl: str,
     name_en: str,
+    profile: str,
+    minimum_loa: str | None,
     mandates: tuple[str, ...],
-    establishment: str,
+    establishment: str | None,
     sponsor_categories: tuple[str, ...],
 ) -> None:
     """Declare an eHerkenning service; our SP metadata lists it from then on."""
+    defaults = PROFILES[profile].defaults
+    minimum_loa = minimum_loa or defaults.get("minimum_loa")
+    if minimum_loa is None:
+        raise click.ClickException(f"--minimum-loa is needed: profile {profile} sets no level")
     service = Service(
         slug,
         service_uuid,
@@ -142,9 +155,10 @@ def add_service(
         minimum_loa,
         name_nl,
         name_en,
-        mandates or DEFAULT_MANDATES,
-        establishment,
+        mandates or tuple(defaults.get("mandates", DEFAULT_MANDATES)),
+        establishment or defaults.get("establishment", "none"),
         sponsor_categories,
+        profile,
     )
     _apply(lambda path: editing.add_service(path, service))
     click.echo("Hand the HM our new metadata (flask --app wsgi saml metadata) before portals use it.")

@@ -17,6 +17,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from config import yaml_lists
 from config.clients import ClientSecret
+from config.portal_profiles import DEFAULT_PROFILE
 from config.settings import ConfigError, Service
 
 _SECRET_FIELDS = ("secret", "secret_sha256", "secret_env")
@@ -120,6 +121,8 @@ def add_service(path: Path, service: Service) -> Edited:
     entry["establishment"] = service.establishment
     if service.sponsor_categories:
         entry["sponsor_categories"] = CommentedSeq(service.sponsor_categories)
+    if service.profile != DEFAULT_PROFILE:
+        entry["profile"] = service.profile
     yaml_lists.append(_entries(document, "services"), entry)
     return Edited(_dump(yaml, document))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from config.portal_profiles import DEFAULT_PROFILE, PROFILES, PortalProfile
 from config.settings import ConfigError, Service
 
 LEVELS = ("loa2", "loa2plus", "loa3", "loa4")
@@ -62,6 +63,8 @@ def _service(path: Path, n: int, entry: Any) -> Service:
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: must be a mapping")
     where = f"{path}: services[{n}] ({entry.get('slug', '?')})"
+    profile = _profile(where, entry)
+    entry = {**profile.defaults, **entry}
 
     def field(name: str) -> Any:
         if name not in entry:
@@ -92,7 +95,7 @@ def _service(path: Path, n: int, entry: Any) -> Service:
     if establishment not in ESTABLISHMENT_POLICIES:
         choices = ", ".join(ESTABLISHMENT_POLICIES)
         raise ConfigError(f"{where}: field 'establishment' must be one of {choices}")
-    return Service(
+    service = Service(
         slug=slug,
         uuid=service_uuid,
         index=index,
@@ -102,7 +105,33 @@ def _service(path: Path, n: int, entry: Any) -> Service:
         mandates=tuple(str(m) for m in mandates),
         establishment=establishment,
         sponsor_categories=sponsor_categories,
+        profile=profile.name,
     )
+    refusal = _profile_refusal(profile, service)
+    if refusal is not None:
+        name, why = refusal
+        raise ConfigError(f"{where}: field '{name}' {why} for profile {profile.name} ({profile.portal})")
+    return service
+
+
+def _profile(where: str, entry: dict[str, Any]) -> PortalProfile:
+    name = entry.get("profile", DEFAULT_PROFILE)
+    if name not in PROFILES:
+        raise ConfigError(f"{where}: field 'profile' must be one of {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def _profile_refusal(profile: PortalProfile, service: Service) -> tuple[str, str] | None:
+    """The first field of `service` whose value the profile's portal cannot work with, and why."""
+    if profile.lowest_loa and LEVELS.index(service.minimum_loa) < LEVELS.index(profile.lowest_loa):
+        return "minimum_loa", f"must be {profile.lowest_loa} or higher"
+    if profile.mandates_allowed is not None and not set(service.mandates) <= profile.mandates_allowed:
+        return "mandates", f"may list only {', '.join(sorted(profile.mandates_allowed))}"
+    if not profile.mandates_needed <= set(service.mandates):
+        return "mandates", f"must include {', '.join(sorted(profile.mandates_needed))}"
+    if profile.establishment and service.establishment != profile.establishment:
+        return "establishment", f"must be {profile.establishment}"
+    return None
 
 
 def _sponsor_categories(where: str, entry: dict[str, Any], mandates: list[Any]) -> tuple[str, ...]:

@@ -69,6 +69,8 @@ class Service:
     establishment: str = "none"
     # With recognised_sponsor: the register's categories that count (empty: any).
     sponsor_categories: tuple[str, ...] = ()
+    # The portal profile (config.portal_profiles) its fields were filled in and checked by.
+    profile: str = "custom"
 
 
 @dataclass(frozen=True)

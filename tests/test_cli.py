@@ -103,8 +103,8 @@ def test_a_change_that_would_break_the_file_is_refused(cli_app: Flask, args: lis
 def test_list_clients_and_services(cli_app: Flask) -> None:
     assert "ind-portal\tind-portaal-zakelijk\tclient_secret_basic" in invoke(cli_app, "clients", "list")[1]
     listed = invoke(cli_app, "services", "list")[1]
-    assert "omgevingsloket\t2\tloa2plus\tnone\t2b7e9d40-5c6a-4e0f-8d3b-7a1f4c9e2b02" in listed
-    assert "establishment-required\t4\tloa2plus\trequired\t" in listed
+    assert "omgevingsloket\t2\tloa2plus\tnone\tcustom\t2b7e9d40-5c6a-4e0f-8d3b-7a1f4c9e2b02" in listed
+    assert "establishment-required\t4\tloa2plus\trequired\tcustom\t" in listed
     assert invoke(cli_app, "services", "check") == (
         0,
         f"{config_file(cli_app)}: 6 services, 8 clients, valid\n",
@@ -137,12 +137,14 @@ SPONSORS_FOR_LABOUR = [
 
 
 @pytest.mark.parametrize(
-    ("options", "admitted", "establishment", "categories"),
+    ("options", "admitted", "establishment", "categories", "profile"),
     [
-        (["--mandate", "own_company"], ("own_company",), "none", ()),
-        ([], ("own_company", "representative"), "none", ()),
-        (["--establishment", "required"], ("own_company", "representative"), "required", ()),
-        (SPONSORS_FOR_LABOUR, ("own_company", "recognised_sponsor"), "none", ("labour", "study")),
+        (["--mandate", "own_company"], ("own_company",), "none", (), "custom"),
+        ([], ("own_company", "representative"), "none", (), "custom"),
+        (["--establishment", "required"], ("own_company", "representative"), "required", (), "custom"),
+        (SPONSORS_FOR_LABOUR, ("own_company", "recognised_sponsor"), "none", ("labour", "study"), "custom"),
+        (["--profile", "ind"], ("own_company", "recognised_sponsor"), "none", (), "ind"),
+        (["--profile", "olo"], ("own_company", "representative"), "required", (), "olo"),
     ],
 )
 def test_add_a_service(
@@ -152,6 +154,7 @@ def test_add_a_service(
     admitted: tuple[str, ...],
     establishment: str,
     categories: tuple[str, ...],
+    profile: str,
 ) -> None:
     code, output = invoke(cli_app, *add_service(), *options)
     assert code == 0, output
@@ -167,10 +170,20 @@ def test_add_a_service(
         admitted,
         establishment,
         categories,
+        profile,
     )
     assert reloaded(environ).service("permits") == expected
     # The running app lists it without a restart.
     assert "permits\t7\tloa3" in invoke(cli_app, "services", "list")[1]
+
+
+def test_a_profile_sets_the_level_a_service_leaves_out(cli_app: Flask, environ: dict[str, str]) -> None:
+    without_level = [arg for arg in add_service() if arg not in ("--minimum-loa", "loa3")]
+    code, output = invoke(cli_app, *without_level)
+    assert code != 0
+    assert "--minimum-loa is needed: profile custom sets no level" in output
+    assert invoke(cli_app, *without_level, "--profile", "ind")[0] == 0
+    assert reloaded(environ).service("permits").minimum_loa == "loa3"
 
 
 def test_remove_a_service_no_client_uses(cli_app: Flask, environ: dict[str, str]) -> None:
@@ -192,6 +205,14 @@ def test_remove_a_service_no_client_uses(cli_app: Flask, environ: dict[str, str]
         (add_service(slug="Permits"), "field 'slug' must be lower-case"),
         (add_service(uuid="nope"), "field 'uuid' is not a UUID"),
         ([*add_service(), "--sponsor-category", "labour"], "'sponsor_categories' needs recognised_sponsor"),
+        (
+            [*add_service(), "--profile", "ind", "--mandate", "own_company", "--mandate", "representative"],
+            "field 'mandates' may list only own_company, recognised_sponsor for profile ind",
+        ),
+        (
+            [*add_service(), "--profile", "olo", "--establishment", "none"],
+            "field 'establishment' must be required for profile olo (Omgevingsloket OLO)",
+        ),
     ],
 )
 def test_a_service_change_that_would_break_the_file_is_refused(

@@ -144,6 +144,19 @@ def test_the_next_key_needs_a_time_zone(tmp_path: Path) -> None:
             f"services:{SERVICE}    establishment: always\n",
             r"services\[0\] \(permits\): field 'establishment' must be one of none, required",
         ),
+        (f"services:{SERVICE}    profile: dso\n", "field 'profile' must be one of custom, ind, olo"),
+        (
+            f"services:{SERVICE.replace('loa3', 'loa2plus')}    profile: ind\n",
+            r"field 'minimum_loa' must be loa3 or higher for profile ind \(IND Portaal Zakelijk\)",
+        ),
+        (
+            f"services:{SERVICE}    profile: ind\n    mandates: [recognised_sponsor]\n",
+            "field 'mandates' must include own_company for profile ind",
+        ),
+        (
+            f"services:{SERVICE}    profile: olo\n    mandates: [own_company]\n",
+            "field 'mandates' must include own_company, representative for profile olo",
+        ),
     ],
 )
 def test_an_invalid_configuration_file_names_file_entry_and_field(
@@ -154,6 +167,26 @@ def test_an_invalid_configuration_file_names_file_entry_and_field(
     with pytest.raises(ConfigError, match=message) as refused:
         load_settings(broker_environ(tmp_path, BROKER_CONFIG=str(path))).config.read()
     assert str(path) in str(refused.value)
+
+
+def test_a_portal_profile_fills_in_what_a_service_leaves_out(tmp_path: Path) -> None:
+    path = tmp_path / "broker.yaml"
+    ind = SERVICE.replace("    minimum_loa: loa3\n", "    profile: ind\n")
+    olo = SERVICE.replace("slug: permits", "slug: olo").replace("index: 2", "index: 3")
+    olo = olo.replace("2b7e9d40", "3c8f0e51") + "    profile: olo\n"
+    path.write_text(f"services:{ind}{olo}")
+    registry = load_settings(broker_environ(tmp_path, BROKER_CONFIG=str(path))).config.read()
+    permits, olo_service = registry.service("permits"), registry.service("olo")
+    assert (permits.profile, permits.minimum_loa, permits.mandates, permits.establishment) == (
+        "ind",
+        "loa3",
+        ("own_company", "recognised_sponsor"),
+        "none",
+    )
+    # A field the entry gives stays as given (loa3 here), checked against the profile.
+    olo_fields = (olo_service.profile, olo_service.minimum_loa, olo_service.establishment)
+    assert olo_fields == ("olo", "loa3", "required")
+    assert olo_service.mandates == ("own_company", "representative")
 
 
 def test_production_has_no_test_login_and_no_simulator(tmp_path: Path, settings_for_hm: Path) -> None:
