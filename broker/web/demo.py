@@ -1,14 +1,16 @@
 """A small demo portal, outside production: an ordinary OIDC client of this broker, over real HTTP.
 
-It signs in as the configured client `demo-portal` with the secret in BROKER_DEMO_SECRET
-(authorization code, PKCE, client_secret_basic),
-verifies the ID token against the published JWKS and shows the claims it received. Its own
-state (state, nonce, PKCE verifier) lives in its session cookie, as any portal's would.
+It plays two portals, Omgevingsloket as the configured client `demo-portal` and IND Portaal
+Zakelijk as `demo-portal-ind` (each shown only when configured), both with the secret in
+BROKER_DEMO_SECRET (authorization code, PKCE, client_secret_basic). It verifies the ID token
+against the published JWKS and shows the claims it received. Its own state (state, nonce, PKCE
+verifier, which portal) lives in its session cookie, as any portal's would.
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -21,29 +23,39 @@ from joserfc.jwk import KeySet
 from werkzeug.wrappers import Response as BaseResponse
 
 from broker.runtime import runtime
+from config import Service
 from config.clients import Client
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
-CLIENT_ID = "demo-portal"
+# The portals the demo plays, by the client each signs in as; the first is the default.
+PORTALS = {"olo": "demo-portal", "ind": "demo-portal-ind"}
 TIMEOUT = 10
+
+
+@dataclass(frozen=True)
+class DemoPortal:
+    key: str
+    client: Client
+    service: Service
 
 
 @bp.get("/")
 def home() -> str:
-    return render_template("demo.html", client=_client(), claims=None)
+    return _page()
 
 
 @bp.get("/login")
 def login() -> BaseResponse:
+    portal = _portal(request.args.get("portal", "olo"))
     provider = runtime().provider
     verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
-    uri, state = _session().create_authorization_url(
+    uri, state = _session(portal.client).create_authorization_url(
         provider.endpoint("/oidc/authorize"),
         nonce=nonce,
         code_verifier=verifier,
         ui_locales=str(get_locale()),
     )
-    session["demo"] = {"state": state, "nonce": nonce, "verifier": verifier}
+    session["demo"] = {"state": state, "nonce": nonce, "verifier": verifier, "portal": portal.key}
     return redirect(uri)
 
 
@@ -51,13 +63,13 @@ def login() -> BaseResponse:
 def callback() -> str | tuple[str, int]:
     pending = session.pop("demo", None)
     if pending is None or request.args.get("state") != pending["state"]:
-        return render_template("demo.html", client=_client(), claims=None, error="state_mismatch"), 400
+        return _page("state_mismatch"), 400
+    portal = _portal(pending["portal"])
     if "error" in request.args:
-        error = f"{request.args['error']}: {request.args.get('error_description', '')}"
-        return render_template("demo.html", client=_client(), claims=None, error=error), 400
+        return _page(f"{request.args['error']}: {request.args.get('error_description', '')}", portal), 400
     provider = runtime().provider
     try:
-        token = _session(pending["state"]).fetch_token(
+        token = _session(portal.client, pending["state"]).fetch_token(
             provider.endpoint("/oidc/token"),
             authorization_response=request.url,
             code_verifier=pending["verifier"],
@@ -71,23 +83,35 @@ def callback() -> str | tuple[str, int]:
             timeout=TIMEOUT,
         ).json()
     except (OAuth2Error, JoseError, requests.RequestException, KeyError) as error:
-        return render_template("demo.html", client=_client(), claims=None, error=type(error).__name__), 502
+        return _page(type(error).__name__, portal), 502
     if id_token.claims.get("nonce") != pending["nonce"]:
-        return render_template("demo.html", client=_client(), claims=None, error="nonce_mismatch"), 400
-    return render_template(
-        "demo.html", client=_client(), claims=id_token.claims, header=id_token.header, userinfo=info
-    )
+        return _page("nonce_mismatch", portal), 400
+    return _page(None, portal, claims=id_token.claims, header=id_token.header, userinfo=info)
 
 
-def _client() -> Client:
-    client = runtime().registry().client(CLIENT_ID)
-    if client is None:
+def _page(error: str | None = None, signed_in: DemoPortal | None = None, **shown: object) -> str:
+    """The demo's page: a sign-in button per portal, and what the last sign-in brought back."""
+    portals = [portal for key in PORTALS if (portal := _configured(key)) is not None]
+    if not portals:
         abort(404)
-    return client
+    return render_template("demo.html", portals=portals, error=error, signed_in=signed_in, **shown)
 
 
-def _session(state: str | None = None) -> OAuth2Session:
-    client = _client()
+def _portal(key: str) -> DemoPortal:
+    portal = _configured(key)
+    if portal is None:
+        abort(404)
+    return portal
+
+
+def _configured(key: str) -> DemoPortal | None:
+    registry = runtime().registry()
+    client = registry.client(PORTALS[key]) if key in PORTALS else None
+    service = registry.service(client.service) if client is not None else None
+    return None if client is None or service is None else DemoPortal(key, client, service)
+
+
+def _session(client: Client, state: str | None = None) -> OAuth2Session:
     return OAuth2Session(
         client.client_id,
         runtime().settings.demo_secret,

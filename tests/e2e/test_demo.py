@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -16,13 +17,18 @@ import requests
 from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
-from broker import create_app
+from broker import create_app, models
+from broker.decide import SponsorCategory
+from broker.extensions import db
 from config import load_settings
 from tests.clients import SERVICES
 from tests.conftest import broker_environ
 from tests.web.browser import Form, parse_forms
 
 DEMO_SECRET = "a-demo-secret-that-is-long-enough-0123456789"
+# A recognised sponsor in the register the IND demo decides on.
+SPONSOR = "12345678"
+_NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _free_port() -> int:
@@ -45,6 +51,10 @@ clients:
     service: omgevingsloket
     redirect_uris: [{base}/demo/callback]
     secret_env: BROKER_DEMO_SECRET
+  - client_id: demo-portal-ind
+    service: ind-sponsors
+    redirect_uris: [{base}/demo/callback]
+    secret_env: BROKER_DEMO_SECRET
 """
     )
     environ = broker_environ(
@@ -53,6 +63,12 @@ clients:
     app = create_app(load_settings(environ))
     with app.app_context():
         upgrade()
+        models.add_sponsor(
+            models.Sponsor(
+                SPONSOR, SponsorCategory.LABOUR, "Bakkerij", date(2020, 1, 1), None, _NOW, models.Origin.ADDED
+            )
+        )
+        db.session.commit()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -62,8 +78,19 @@ clients:
     thread.join()
 
 
-def _form(html: str) -> Form:
-    return parse_forms(html)[0]
+def _form(html: str, portal: str = "olo") -> Form:
+    return next(form for form in parse_forms(html) if form.fields.get("portal") == portal)
+
+
+def _sign_in(base_url: str, portal: str, choices: str) -> requests.Response:
+    """Press the demo's button for `portal`, answer at the simulator with `choices`: the page back."""
+    with requests.Session() as browser:
+        start = _form(browser.get(f"{base_url}/demo/", timeout=10).text, portal)
+        hand_off = browser.get(f"{base_url}{start.action}", params=start.fields, timeout=10)
+        to_hm = parse_forms(hand_off.text)[0]
+        return browser.post(
+            f"{to_hm.action}?action=login&binding=artifact&{choices}", data=to_hm.fields, timeout=10
+        )
 
 
 def test_the_demo_portal_signs_in_and_shows_its_claims(base_url: str) -> None:
@@ -72,7 +99,7 @@ def test_the_demo_portal_signs_in_and_shows_its_claims(base_url: str) -> None:
         assert "Sign in with eHerkenning" in browser.get(f"{base_url}/demo/?lang=en", timeout=10).text
         hand_off = browser.get(f"{base_url}/demo/login", timeout=10)
         assert hand_off.status_code == 200
-        to_hm = _form(hand_off.text)
+        to_hm = parse_forms(hand_off.text)[0]
         answer = browser.post(
             f"{to_hm.action}?action=login&binding=artifact&kvk=24444001&mandate=own",
             data=to_hm.fields,
@@ -89,7 +116,7 @@ def test_the_demo_portal_signs_in_and_shows_its_claims(base_url: str) -> None:
 
 def test_the_demo_portal_shows_a_cancel(base_url: str) -> None:
     with requests.Session() as browser:
-        to_hm = _form(browser.get(f"{base_url}/demo/login", timeout=10).text)
+        to_hm = parse_forms(browser.get(f"{base_url}/demo/login", timeout=10).text)[0]
         answer = browser.post(f"{to_hm.action}?action=cancel&binding=artifact", data=to_hm.fields, timeout=10)
     assert answer.status_code == 400
     assert "access_denied" in answer.text
@@ -103,7 +130,29 @@ def test_the_demo_is_absent_without_its_secret(tmp_path: Path) -> None:
 def test_the_portal_s_language_goes_with_the_sign_in(base_url: str) -> None:
     with requests.Session() as browser:
         start = _form(browser.get(f"{base_url}/demo/?lang=en", timeout=10).text)
-        assert start.fields == {"lang": "en"}
+        assert start.fields == {"portal": "olo", "lang": "en"}
         hand_off = browser.get(f"{base_url}{start.action}", params=start.fields, timeout=10)
     assert "ui_locales=en" in hand_off.url
     assert '<html lang="en">' in hand_off.text
+
+
+def test_the_demo_portal_signs_in_for_the_ind_too(base_url: str) -> None:
+    page = _sign_in(base_url, "ind", "kvk=24444001&mandate=own&loa=loa3").text
+    assert "demo-portal-ind" in page
+    assert 'id="claim-acr">urn:etoegang:core:assurance-class:loa3<' in page
+    assert 'id="claim-mandate"><code>{"kind": "own_company"' in page
+
+
+def test_the_ind_demo_admits_a_representative_only_for_a_recognised_sponsor(base_url: str) -> None:
+    sponsor = f"kvk={SPONSOR}&mandate=representative&intermediary=87654321&loa=loa3"
+    admitted = _sign_in(base_url, "ind", sponsor).text
+    assert '"kind": "recognised_sponsor"' in admitted
+    assert '"intermediary_kvk_number": "87654321"' in admitted
+    refused = _sign_in(base_url, "ind", "kvk=24444001&mandate=representative&intermediary=87654321&loa=loa3")
+    assert refused.status_code == 400
+    assert "access_denied" in refused.text
+    assert "recognised sponsor" in refused.text
+
+
+def test_an_unknown_demo_portal_is_not_found(base_url: str) -> None:
+    assert requests.get(f"{base_url}/demo/login?portal=dso", timeout=10).status_code == 404
