@@ -7,6 +7,7 @@ import re
 import unicodedata
 
 from saml.errors import Reason, SamlError
+from saml.problem import N_, Problem
 
 
 class IdentifierType(enum.Enum):
@@ -42,7 +43,7 @@ def is_kvk_number(value: str) -> bool:
     return _KVK.fullmatch(value) is not None
 
 
-def digits_problem(value: str, length: int) -> str | None:
+def digits_problem(value: str, length: int) -> Problem | None:
     """Why `value` is not `length` digits, naming the first wrong character; None when it is.
 
     For identifiers typed by hand, where 0/O and 1/I/l get confused: say which character is
@@ -51,9 +52,11 @@ def digits_problem(value: str, length: int) -> str | None:
     for position, char in enumerate(value, start=1):
         if char not in "0123456789":
             name = unicodedata.name(char, f"U+{ord(char):04X}")
-            return f"character {position} is {char!r} ({name}), not a digit"
+            template = N_("character %(position)s is %(char)r (%(name)s), not a digit")
+            return Problem(template, {"position": position, "char": char, "name": name})
     if len(value) != length:
-        return f"must be {length} digits, not {len(value)}"
+        counts = {"length": length, "count": len(value)}
+        return Problem(N_("must be %(length)s digits, not %(count)s"), counts)
     return None
 
 

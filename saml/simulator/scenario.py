@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from config import Binding
 from saml.identifiers import digits_problem
 from saml.loa import LevelOfAssurance
+from saml.problem import N_, Problem
 
 
 class Mandate(enum.Enum):
@@ -44,15 +45,18 @@ _E = TypeVar("_E", Mandate, Action)
 _BINDINGS = {"post": Binding.POST, "artifact": Binding.ARTIFACT}
 _TRUE, _FALSE = frozenset({"1", "true", "on", "yes"}), frozenset({"0", "false", "off", "no", ""})
 _MAX_USER = 64
+_POST_OR_ARTIFACT = Problem(N_("must be post or artifact"))
+_SAME_COMPANY = Problem(N_("must differ from the represented company's KvK number"))
+_USER_NAME = Problem(N_("must be 1 to %(most)s printable characters"), {"most": _MAX_USER})
 
 
 class ScenarioError(ValueError):
-    """A scenario parameter is wrong; `field` is the parameter's name, `message` says what is wrong."""
+    """A scenario parameter is wrong; `field` is the parameter's name, `problem` says what is wrong."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, problem: Problem) -> None:
+        super().__init__(f"{field}: {problem}")
         self.field = field
-        self.message = message
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -79,11 +83,11 @@ class Scenario:
             _check_digits("establishment", self.establishment, 12)
         _check_digits("intermediary", self.intermediary_kvk, 8)
         if self.mandate is Mandate.REPRESENTATIVE and self.intermediary_kvk == self.kvk_number:
-            raise ScenarioError("intermediary", "must differ from the represented company's KvK number")
+            raise ScenarioError("intermediary", _SAME_COMPANY)
         if self.binding is not None and self.binding not in _BINDINGS.values():
-            raise ScenarioError("binding", "must be post or artifact")
+            raise ScenarioError("binding", _POST_OR_ARTIFACT)
         if not self.user or len(self.user) > _MAX_USER or not self.user.isprintable():
-            raise ScenarioError("user", f"must be 1 to {_MAX_USER} printable characters")
+            raise ScenarioError("user", _USER_NAME)
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> Scenario:
@@ -123,6 +127,10 @@ class Scenario:
         return params
 
 
+def _one_of(choices: Iterable[str]) -> Problem:
+    return Problem(N_("must be one of %(choices)s"), {"choices": ", ".join(choices)})
+
+
 def _check_digits(field: str, value: str, length: int) -> None:
     problem = digits_problem(value, length)
     if problem is not None:
@@ -141,7 +149,7 @@ def _choice(params: Mapping[str, str], name: str, kind: type[_E], default: _E) -
     try:
         return kind(value)
     except ValueError:
-        raise ScenarioError(name, f"must be one of {', '.join(m.value for m in kind)}") from None
+        raise ScenarioError(name, _one_of(m.value for m in kind)) from None
 
 
 def _level(params: Mapping[str, str], default: Level) -> Level:
@@ -151,7 +159,7 @@ def _level(params: Mapping[str, str], default: Level) -> Level:
     levels: tuple[Level, ...] = (*LevelOfAssurance, *ObsoleteLevel)
     found = next((level for level in levels if level.value == value), None)
     if found is None:
-        raise ScenarioError("loa", f"must be one of {', '.join(level.value for level in levels)}")
+        raise ScenarioError("loa", _one_of(level.value for level in levels))
     return found
 
 
@@ -161,7 +169,7 @@ def _flag(params: Mapping[str, str], name: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ScenarioError(name, "must be 1 or 0")
+    raise ScenarioError(name, Problem(N_("must be 1 or 0")))
 
 
 def _binding(params: Mapping[str, str]) -> Binding | None:
@@ -169,5 +177,5 @@ def _binding(params: Mapping[str, str]) -> Binding | None:
     if not value:
         return None
     if value not in _BINDINGS:
-        raise ScenarioError("binding", "must be post or artifact")
+        raise ScenarioError("binding", _POST_OR_ARTIFACT)
     return _BINDINGS[value]

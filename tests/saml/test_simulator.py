@@ -744,4 +744,4 @@ def test_scenario_errors_name_the_field(params: dict[str, str], field: str, word
         Scenario.from_params(params)
     assert wrong.value.field == field
     for word in words:
-        assert word in wrong.value.message
+        assert word in str(wrong.value.problem)
