@@ -27,8 +27,9 @@ from config import Service
 from config.clients import Client
 
 bp = Blueprint("demo", __name__, url_prefix="/demo")
-# The portals the demo plays, by the client each signs in as; the first is the default.
+# The portals the demo plays, by the client each signs in as.
 PORTALS = {"olo": "demo-portal", "ind": "demo-portal-ind"}
+DEFAULT_PORTAL = "olo"
 TIMEOUT = 10
 
 
@@ -46,7 +47,7 @@ def home() -> str:
 
 @bp.get("/login")
 def login() -> BaseResponse:
-    portal = _portal(request.args.get("portal", "olo"))
+    portal = _portal(request.args.get("portal", DEFAULT_PORTAL))
     provider = runtime().provider
     verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
     uri, state = _session(portal.client).create_authorization_url(
