@@ -25,3 +25,9 @@ def run_many(statement: Executable, rows: Iterable[Mapping[str, Any]]) -> None:
     batch = list(rows)
     if batch:
         db.session.connection().execute(statement, batch)
+
+
+def without_transaction() -> None:
+    """Run this request's statements each as its own transaction: for a step of one statement,
+    whose BEGIN and COMMIT would be two round trips more. Call before the first statement."""
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

@@ -65,7 +65,7 @@ def callback() -> str | tuple[str, int]:
     pending = session.pop("demo", None)
     if pending is None or request.args.get("state") != pending["state"]:
         return _page("state_mismatch"), 400
-    portal = _portal(pending["portal"])
+    portal = _portal(pending.get("portal", DEFAULT_PORTAL))
     if "error" in request.args:
         return _page(f"{request.args['error']}: {request.args.get('error_description', '')}", portal), 400
     provider = runtime().provider

@@ -23,6 +23,7 @@ from broker.decide import (
     needs_sponsor_register,
 )
 from broker.extensions import db
+from broker.models.statements import without_transaction
 from broker.oidc.authorization import requested_level
 from broker.oidc.claims import SCOPE_CLAIMS, released, sign_in_claims
 from broker.oidc.clients import OidcClient
@@ -120,8 +121,8 @@ def token() -> BaseResponse:
 
 @bp.route("/oidc/userinfo", methods=["GET", "POST"])
 def userinfo() -> BaseResponse:
-    # Userinfo only reads: no transaction to begin and roll back, two round trips fewer.
-    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    # Userinfo only reads: no transaction to begin and roll back.
+    without_transaction()
     protector = runtime().protector
 
     @protector("openid")

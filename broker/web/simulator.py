@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from broker import models
 from broker.extensions import db
 from broker.kvk import stand_in as kvk_stand_in
+from broker.models.statements import without_transaction
 from broker.runtime import runtime
 from broker.web.errors import refusal_page
 from config import Binding, Settings
@@ -151,8 +152,7 @@ def _answer(received: ReceivedRequest, scenario: Scenario) -> str | BaseResponse
     delivery = respond(_hm(), _sp(now), received, scenario, now)
     if delivery.binding is Binding.ARTIFACT:
         assert delivery.artifact_handle is not None
-        # One insert is its own transaction: no BEGIN and COMMIT round trips around it.
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        without_transaction()
         models.put_artifact(delivery.artifact_handle, delivery.response, now + ARTIFACT_LIFETIME)
         return redirect(f"{delivery.acs_url}?{urlencode(delivery.fields)}", code=303)
     return render_template(
