@@ -43,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Run as a script, only bench/ is on sys.path: the project's packages live in the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -86,6 +87,16 @@ class Run:
     seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per consumer over the window
     busy: float = 0.0  # the machine's busy fraction over the window (of all cores)
+    crypto: list[CryptoCall] = field(default_factory=list)  # in-process only: see `crypto_share`
+
+
+@dataclass(frozen=True)
+class CryptoCall:
+    """One cryptographic library call of a sign-in (broker and simulator): how often, how long."""
+
+    name: str
+    calls: float  # per sign-in
+    seconds: float  # per sign-in
 
 
 # --- settings -------------------------------------------------------------------------------------
@@ -244,7 +255,53 @@ def _drive_inprocess(http: TestClientHttp, kind: str, args: argparse.Namespace) 
         _attempt(run, lambda: sign_in(http, args.binding))
     run.seconds = time.perf_counter() - start
     meter.stop(run)
+    run.crypto = crypto_share(http, args.binding)
     return run
+
+
+# The library calls that are the sign-in's cryptography: signing, verifying, encrypting, decrypting.
+_CRYPTO_LIBRARIES = ("cryptography", "xmlsec")
+_SIMULATOR_CODE = f"{os.sep}simulator"  # saml/simulator/ and broker/web/simulator.py
+
+
+def crypto_share(http: TestClientHttp, binding: str, runs: int = 30) -> list[CryptoCall]:
+    """The time `runs` sign-ins spend inside the cryptographic libraries, per call and per sign-in,
+    each call counted for the broker or for the simulator by the code that made it.
+
+    These are C calls of about a millisecond each: timed from their call to their return, with
+    nothing of the profiling hook inside, their sum is what the sign-in's cryptography costs this
+    machine, whatever the rest costs."""
+    found: dict[str, list[float]] = {}
+    started: list[tuple[Any, str, float]] = []  # a C call may call back into Python, and so nest
+
+    def hook(frame: Any, event: str, function: Any) -> None:
+        if event == "c_call":
+            owner = type(getattr(function, "__self__", None)).__module__
+            if owner.startswith(_CRYPTO_LIBRARIES):
+                label = f"{_party(frame)}: {function.__qualname__}"
+                started.append((function, label, time.perf_counter()))
+        elif event in ("c_return", "c_exception") and started and started[-1][0] is function:
+            _, label, since = started.pop()
+            totals = found.setdefault(label, [0.0, 0.0])
+            totals[0] += 1 / runs
+            totals[1] += (time.perf_counter() - since) / runs
+
+    sys.setprofile(hook)
+    try:
+        for _ in range(runs):
+            sign_in(http, binding)
+    finally:
+        sys.setprofile(None)
+    calls = [CryptoCall(label, calls, seconds) for label, (calls, seconds) in found.items()]
+    return sorted(calls, key=lambda call: call.seconds, reverse=True)
+
+
+def _party(frame: Any) -> str:
+    while frame is not None:
+        if _SIMULATOR_CODE in frame.f_code.co_filename:
+            return "simulator"
+        frame = frame.f_back
+    return "broker"
 
 
 def _attempt(run: Run, sign_in_once: Callable[[], Timings]) -> None:
@@ -374,6 +431,24 @@ def report(run: Run) -> None:
     for step in (*STEPS, ACS_TO_TOKEN, TOTAL):
         note = f"   (target p50 ≤ {TARGET_ACS_TO_TOKEN_MS:.0f} ms)" if step == ACS_TO_TOKEN else ""
         print(f"  {step:<12} " + " ".join(f"{v:8.2f}" for v in _figures(run, step)) + note)
+    if run.crypto:
+        _report_crypto(run.crypto, cores or 1)
+
+
+def _report_crypto(crypto: list[CryptoCall], cores: int) -> None:
+    """What the cryptography alone costs a sign-in here, and the rate it would allow with nothing else."""
+    total = sum(call.seconds for call in crypto)
+    broker = sum(call.seconds for call in crypto if call.name.startswith("broker"))
+    print(
+        f"  cryptography per sign-in: {1000 * total:.2f} ms"
+        f" (broker {1000 * broker:.2f}, simulator {1000 * (total - broker):.2f})"
+    )
+    for call in crypto:
+        if call.seconds >= 0.01 * total:
+            print(f"    {call.name:<42} {call.calls:5.1f} calls {1000 * call.seconds:8.2f} ms")
+    print(f"  ceiling from this cryptography alone on {cores} cores: {cores / total:.0f} sign-ins/s")
+    budget = 1000 * cores / TARGET_RATE - 1000 * total
+    print(f"  at {TARGET_RATE:.0f}/s the machine has {budget:.2f} ms per sign-in left for everything else")
 
 
 def _figures(run: Run, step: str) -> list[float]:
