@@ -14,7 +14,7 @@ from datetime import datetime
 from lxml import etree
 
 from broker import models
-from config import Registry, SamlSettings, Service
+from config import Binding, Registry, SamlSettings, Service
 from saml import relay_state
 from saml.artifact import Transport, parse_artifact, resolve
 from saml.authn_request import OutgoingRequest, outgoing_request
@@ -105,6 +105,7 @@ class Upstream:
         produces. Raises SamlError for a message that cannot be trusted or placed; the request then
         stays open for its genuine answer.
         """
+        self._check_binding(values)
         now = self.clock()
         reference = relay_state.unseal(values.get("RelayState"), self.secret)
         pending = models.pending_request(reference, now)
@@ -123,6 +124,19 @@ class Upstream:
             return Refusal(purpose, request_id, error)
         models.consume(request_id, now, self.idp.entity_id, validated.assertion_id, validated.remember_until)
         return Answer(purpose, request_id, service, validated)
+
+    def _check_binding(self, values: Mapping[str, str]) -> None:
+        """Only the binding our AuthnRequests name (ProtocolBinding) may answer them. Under
+        HTTP-Artifact, what eHerkenning requires, the broker then parses no SAML message that a
+        browser carried: every answer comes from the HM itself, over mutual TLS."""
+        arrived = Binding.ARTIFACT if values.get("SAMLart") else Binding.POST
+        if (
+            values.get("SAMLart") or values.get("SAMLResponse")
+        ) and arrived is not self.settings.response_binding:
+            raise SamlError(
+                Reason.BINDING_NOT_REQUESTED,
+                f"an answer over {arrived.name}; our requests ask for {self.settings.response_binding.name}",
+            )
 
     def _response(self, values: Mapping[str, str], now: datetime) -> etree._Element:
         if values.get("SAMLart"):

@@ -27,6 +27,7 @@ class Reason(enum.StrEnum):
     COMMENT_IN_SIGNED_CONTENT = "comment_in_signed_content"
     ASSERTION_COUNT = "assertion_count"
     # Binding to our request and to us (saml-profiles-2.0-os §4.1.4.3).
+    BINDING_NOT_REQUESTED = "binding_not_requested"
     RELAY_STATE_INVALID = "relay_state_invalid"
     REQUEST_UNKNOWN = "request_unknown"
     REQUEST_USED = "request_used"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from lxml import etree
 from lxml.builder import ElementMaker
 
-from config import Binding, KeyPair, SamlSettings, Service
+from config import KeyPair, SamlSettings, Service
 from saml import signature
 from saml.keys import certificate_base64, key_name
 from saml.xml import NS, format_instant, new_id
@@ -20,7 +20,7 @@ VALIDITY = timedelta(days=14)
 
 
 def sp_metadata(settings: SamlSettings, services: Iterable[Service], now: datetime) -> bytes:
-    """Signed metadata: both bindings' ACS, one AttributeConsumingService per service in `services`.
+    """Signed metadata: the ACS of our response binding, an AttributeConsumingService per service.
 
     No identifying attributes are requested: HMs refuse metadata that asks for KvKnr, RSIN or
     BSN. During a rollover the next certificate is published beside the current one.
@@ -28,10 +28,10 @@ def sp_metadata(settings: SamlSettings, services: Iterable[Service], now: dateti
     keys = settings.keys_at(now)
     spsso = _MD.SPSSODescriptor(
         *(_key_descriptor(pair) for pair in keys),
+        # The one binding the ACS accepts: the one our AuthnRequests ask for.
         _MD.AssertionConsumerService(
-            Binding=Binding.ARTIFACT, Location=settings.acs_url, index="0", isDefault="true"
+            Binding=settings.response_binding, Location=settings.acs_url, index="0", isDefault="true"
         ),
-        _MD.AssertionConsumerService(Binding=Binding.POST, Location=settings.acs_url, index="1"),
         *(
             _MD.AttributeConsumingService(
                 _service_name("nl", service.name_nl),

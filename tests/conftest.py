@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -104,3 +104,25 @@ def app(settings: Settings, clock: MovableClock) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def post_app(tmp_path_factory: pytest.TempPathFactory, clock: MovableClock) -> Iterator[Flask]:
+    """An app whose AuthnRequests ask the HM to answer over HTTP-POST (the default is HTTP-Artifact)."""
+    instance = tmp_path_factory.mktemp("post-instance")
+    app = create_app(load_settings(broker_environ(instance, BROKER_SAML_RESPONSE_BINDING="post")), clock)
+    with app.app_context():
+        upgrade()
+    yield app
+
+
+@pytest.fixture
+def post_client(post_app: Flask) -> FlaskClient:
+    return post_app.test_client()
+
+
+@pytest.fixture
+def client_for(client: FlaskClient, post_client: FlaskClient) -> Callable[[str], FlaskClient]:
+    """The test client of the app that asks to be answered over `binding` (artifact or post): the
+    ACS takes no other."""
+    return lambda binding: post_client if binding == "post" else client

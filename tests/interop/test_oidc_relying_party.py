@@ -155,10 +155,12 @@ def through_the_hm(browser: requests.Session, issuer: str, authorization_url: st
     """The user's part: to the broker, on to the simulated HM, back to the ACS; the redirect's URL."""
     hand_off = only_form(browser.get(authorization_url))
     assert hand_off.action == f"{issuer}/simulator/sso"
-    choices = urlencode({"action": "login", "binding": "post", "kvk": KVK_NUMBER})
-    answer = only_form(browser.post(f"{hand_off.action}?{choices}", data=hand_off.fields))
-    assert answer.action == f"{issuer}/saml/acs"
-    back = browser.post(answer.action, data=answer.fields, allow_redirects=False)
+    choices = urlencode({"action": "login", "kvk": KVK_NUMBER})
+    # The simulated HM answers over HTTP-Artifact, as eHerkenning does: a redirect to the ACS.
+    answer = browser.post(f"{hand_off.action}?{choices}", data=hand_off.fields, allow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["Location"].startswith(f"{issuer}/saml/acs?SAMLart=")
+    back = browser.get(answer.headers["Location"], allow_redirects=False)
     assert back.status_code == 302, back.text[-2000:]
     return back.headers["Location"]
 

@@ -12,14 +12,18 @@ from flask_migrate import upgrade
 
 from broker import create_app
 from broker.extensions import db
-from config import Settings
+from config import Binding, Settings
 from tests.conftest import MovableClock, postgres_url
 from tests.oidc.portal import Portal, redirect_parameters
 
 
-@pytest.fixture(scope="module")
-def pg_client(settings: Settings, clock: MovableClock) -> Iterator[FlaskClient]:
-    app: Flask = create_app(dataclasses.replace(settings, database_url=postgres_url()), clock)
+@pytest.fixture(scope="module", params=[Binding.ARTIFACT, Binding.POST], ids=["artifact", "post"])
+def pg_client(
+    request: pytest.FixtureRequest, settings: Settings, clock: MovableClock
+) -> Iterator[FlaskClient]:
+    """The app on PostgreSQL, asking to be answered over each binding in turn."""
+    saml = dataclasses.replace(settings.saml, response_binding=request.param)
+    app: Flask = create_app(dataclasses.replace(settings, database_url=postgres_url(), saml=saml), clock)
     with app.app_context():
         upgrade()
     yield app.test_client()
@@ -27,10 +31,9 @@ def pg_client(settings: Settings, clock: MovableClock) -> Iterator[FlaskClient]:
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("binding", ["artifact", "post"])
-def test_a_whole_sign_in_on_postgresql(pg_client: FlaskClient, binding: str) -> None:
+def test_a_whole_sign_in_on_postgresql(pg_client: FlaskClient) -> None:
     portal = Portal(pg_client, "ind-portal")
-    code = redirect_parameters(portal.sign_in(binding=binding, mandate="representative"))["code"]
+    code = redirect_parameters(portal.sign_in(mandate="representative"))["code"]
     tokens = portal.token(code).get_json()
     assert portal.verify(tokens["id_token"])["mandate"]["kind"] == "representative"
     assert portal.userinfo(tokens["access_token"]).status_code == 200

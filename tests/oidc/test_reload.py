@@ -23,7 +23,7 @@ from saml.xml import NS, parse
 from tests.clients import REDIRECT
 from tests.conftest import MovableClock, broker_environ
 from tests.oidc.portal import Portal, redirect_parameters
-from tests.web.browser import forms, local
+from tests.web.browser import follow, forms, local
 
 NEW_SERVICE = (
     "services add late-service --uuid 5d0c8e3a-1b2f-4c6d-9e7a-8f9b0c1d2e04 --index 7 --minimum-loa loa2"
@@ -164,9 +164,8 @@ def test_metadata_and_test_login_list_a_new_service(app: Flask, client: FlaskCli
     assert "late-service" in client.get("/saml/test-login").get_data(as_text=True)
     # The simulator knows the service as the HM's catalogue would: it answers a request for it.
     (form,) = forms(client.get("/saml/test-login?service=late-service"))
-    at_hm = client.post(f"{local(form.action)}?action=login&loa=loa2&binding=post", data=form.fields)
-    (back,) = forms(at_hm)
-    shown = client.post(local(back.action), data=back.fields)
+    at_hm = client.post(f"{local(form.action)}?action=login&loa=loa2", data=form.fields)
+    shown = follow(client, at_hm)
     assert shown.status_code == 200
     assert "Nieuw" in shown.get_data(as_text=True)  # the identity page, in Dutch by default
 

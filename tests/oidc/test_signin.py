@@ -175,11 +175,8 @@ def test_a_user_who_cancels_returns_to_the_portal_with_access_denied(client: Fla
     portal = Portal(client, "ind-portal")
     hand_off = portal.authorize()
     (form,) = forms(hand_off)
-    answer = client.post(
-        f"{form.action.removeprefix(TEST_BASE_URL)}?action=cancel&binding=post", data=form.fields
-    )
-    (back,) = forms(answer)
-    params = redirect_parameters(client.post(back.action.removeprefix(TEST_BASE_URL), data=back.fields))
+    answer = client.post(f"{form.action.removeprefix(TEST_BASE_URL)}?action=cancel", data=form.fields)
+    params = redirect_parameters(portal.back_at_broker(answer))
     assert params["error"] == "access_denied"
     assert "cancelled" in params["error_description"]
     assert params["state"] == portal.state

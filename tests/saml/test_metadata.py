@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from lxml import etree
 
-from config import NextKey, Registry, SamlSettings, Service, Settings
+from config import Binding, NextKey, Registry, SamlSettings, Service, Settings
 from config.dev_keys import generate_key_pair
 from saml.keys import key_name
 from saml.metadata import sp_metadata
@@ -55,17 +55,18 @@ def test_metadata_is_signed_by_our_current_key(settings: Settings, registry: Reg
     verify(root, [settings.saml.key.cert_pem])
 
 
-def test_metadata_has_the_flags_and_both_acs_bindings(settings: Settings, registry: Registry) -> None:
-    sp = _metadata(settings.saml, registry.services).find("md:SPSSODescriptor", NS)
+@pytest.mark.parametrize("binding", [Binding.ARTIFACT, Binding.POST])
+def test_metadata_has_the_flags_and_the_one_acs_of_our_response_binding(
+    settings: Settings, registry: Registry, binding: Binding
+) -> None:
+    saml = dataclasses.replace(settings.saml, response_binding=binding)
+    sp = _metadata(saml, registry.services).find("md:SPSSODescriptor", NS)
     assert sp.get("AuthnRequestsSigned") == "true"
     assert sp.get("WantAssertionsSigned") == "true"
-    acs = {
+    acs = [
         (e.get("Binding"), e.get("index"), e.get("Location")) for e in _all(sp, "md:AssertionConsumerService")
-    }
-    assert acs == {
-        ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact", "0", settings.saml.acs_url),
-        ("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST", "1", settings.saml.acs_url),
-    }
+    ]
+    assert acs == [(binding.value, "0", settings.saml.acs_url)]
 
 
 def test_one_attribute_consuming_service_per_service_requesting_no_identifiers(

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from datetime import timedelta
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from flask import Flask
@@ -70,14 +71,14 @@ def refusal_code(page: TestResponse) -> str:
     ids=["own-company", "representative", "establishment-restricted"],
 )
 def test_each_mandate_kind_signs_in_over_each_binding(
-    client: FlaskClient,
+    client_for: Callable[[str], FlaskClient],
     binding: str,
     choices: dict[str, str],
     legal: str,
     intermediary: str,
     establishment: str,
 ) -> None:
-    page = sign_in(client, binding=binding, loa="loa3", **choices)
+    page = sign_in(client_for(binding), loa="loa3", **choices)
     assert page.status_code == 200, page.get_data(as_text=True)
     assert field(page, "legal-subject") == legal
     assert field(page, "intermediary") == intermediary
@@ -131,26 +132,42 @@ def test_a_level_too_low_page_names_the_level_needed(client: FlaskClient) -> Non
 
 
 @pytest.mark.parametrize("binding", ["artifact", "post"])
-def test_a_cancelled_sign_in_says_so_and_cannot_be_finished_later(client: FlaskClient, binding: str) -> None:
-    hand_off = start(client)
-    (form,) = forms(hand_off)
-    answer = client.post(local(form.action) + f"?action=cancel&binding={binding}", data=form.fields)
-    cancelled = follow(client, answer) if binding == "artifact" else submit(client, answer)
+def test_a_cancelled_sign_in_says_so_and_cannot_be_finished_later(
+    client_for: Callable[[str], FlaskClient], binding: str
+) -> None:
+    client = client_for(binding)
+    (form,) = forms(start(client))
+    cancelled = answer_at_hm(client, form.fields, action="cancel")
     assert refusal_code(cancelled) == "cancelled"
     assert "U heeft het inloggen afgebroken" in cancelled.get_data(as_text=True)
     assert "You cancelled signing in" in cancelled.get_data(as_text=True)
-    late = sign_in_with(client, form.fields, action="login", binding="post")
+    late = answer_at_hm(client, form.fields, action="login")
     assert refusal_code(late) == "request_used"
 
 
-def sign_in_with(client: FlaskClient, request_fields: dict[str, str], **choices: str) -> TestResponse:
-    """Answer an AuthnRequest already sent once (a second answer from the HM)."""
-    query = "&".join(f"{name}={value}" for name, value in choices.items())
-    return submit(client, client.post(f"/simulator/sso?{query}", data=request_fields))
+def answer_at_hm(client: FlaskClient, request_fields: dict[str, str], **choices: str) -> TestResponse:
+    """Answer an AuthnRequest (again, if it was answered before) over the binding it asks for,
+    and take the answer to the ACS."""
+    answer = client.post(f"/simulator/sso?{urlencode(choices)}", data=request_fields)
+    return submit(client, answer) if answer.status_code == 200 else follow(client, answer)
 
 
-def test_a_posted_response_is_accepted_once(client: FlaskClient) -> None:
-    at_hm = submit(client, start(client), action="login", binding="post")
+@pytest.mark.parametrize(("asked", "answered"), [("artifact", "post"), ("post", "artifact")])
+def test_an_answer_over_another_binding_than_asked_is_refused_and_the_request_stays_open(
+    client_for: Callable[[str], FlaskClient], asked: str, answered: str
+) -> None:
+    client = client_for(asked)
+    (form,) = forms(start(client))
+    other = client.post(f"/simulator/sso?action=login&binding={answered}", data=form.fields)
+    page = submit(client, other) if answered == "post" else follow(client, other)
+    assert (page.status_code, refusal_code(page)) == (400, "binding_not_requested")
+    # Refused before anything was read or used up: the genuine answer still finishes the sign-in.
+    assert answer_at_hm(client, form.fields, action="login").status_code == 200
+
+
+def test_a_posted_response_is_accepted_once(post_client: FlaskClient) -> None:
+    client = post_client
+    at_hm = submit(client, start(client), action="login")
     (form,) = forms(at_hm)
     assert client.post(local(form.action), data=form.fields).status_code == 200
     replay = client.post(local(form.action), data=form.fields)
@@ -164,8 +181,11 @@ def test_a_response_is_not_taken_from_a_query_string(client: FlaskClient) -> Non
     assert refusal_code(page) == "message_missing"
 
 
-def test_a_response_after_the_request_expired_is_refused(client: FlaskClient, clock: MovableClock) -> None:
-    at_hm = submit(client, start(client), action="login", binding="post")
+def test_a_response_after_the_request_expired_is_refused(
+    post_client: FlaskClient, clock: MovableClock
+) -> None:
+    client = post_client
+    at_hm = submit(client, start(client), action="login")
     (form,) = forms(at_hm)
     clock.advance(timedelta(minutes=16))
     page = client.post(local(form.action), data=form.fields)
@@ -182,9 +202,10 @@ def test_a_response_after_the_request_expired_is_refused(client: FlaskClient, cl
     ],
 )
 def test_a_missing_forged_or_oversize_relay_state_is_refused(
-    client: FlaskClient, relay_state: str | None, code: str
+    post_client: FlaskClient, relay_state: str | None, code: str
 ) -> None:
-    at_hm = submit(client, start(client), action="login", binding="post")
+    client = post_client
+    at_hm = submit(client, start(client), action="login")
     (form,) = forms(at_hm)
     fields = dict(form.fields)
     fields.pop("RelayState")
@@ -194,9 +215,10 @@ def test_a_missing_forged_or_oversize_relay_state_is_refused(
     assert (page.status_code, refusal_code(page)) == (400, code)
 
 
-def test_a_relay_state_from_another_sign_in_does_not_carry_its_response(client: FlaskClient) -> None:
-    first = forms(submit(client, start(client), action="login", binding="post"))[0]
-    second = forms(submit(client, start(client), action="login", binding="post"))[0]
+def test_a_relay_state_from_another_sign_in_does_not_carry_its_response(post_client: FlaskClient) -> None:
+    client = post_client
+    first = forms(submit(client, start(client), action="login"))[0]
+    second = forms(submit(client, start(client), action="login"))[0]
     swapped = {"SAMLResponse": first.fields["SAMLResponse"], "RelayState": second.fields["RelayState"]}
     page = client.post("/saml/acs", data=swapped)
     assert refusal_code(page) == "in_response_to_mismatch"
@@ -211,8 +233,9 @@ def test_an_oversize_body_gets_a_413_page(client: FlaskClient, app: Flask) -> No
     assert "Traceback" not in page.get_data(as_text=True)
 
 
-def test_a_garbage_response_is_a_400_page_not_a_500(client: FlaskClient) -> None:
-    at_hm = submit(client, start(client), action="login", binding="post")
+def test_a_garbage_response_is_a_400_page_not_a_500(post_client: FlaskClient) -> None:
+    client = post_client
+    at_hm = submit(client, start(client), action="login")
     (form,) = forms(at_hm)
     for garbage in (
         "%%%not base64",
@@ -259,8 +282,8 @@ def test_the_redirect_binding_carries_a_signed_request(redirect_client: FlaskCli
     parameters = dict(parse_qsl(location.query))
     assert {"SAMLRequest", "RelayState", "SigAlg", "Signature"} <= set(parameters)
     assert parameters["SigAlg"] == "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-    at_hm = redirect_client.get(f"{location.path}?{location.query}&action=login&binding=post&kvk=11223344")
-    page = submit(redirect_client, at_hm)
+    at_hm = redirect_client.get(f"{location.path}?{location.query}&action=login&kvk=11223344")
+    page = follow(redirect_client, at_hm)
     assert page.status_code == 200
     assert field(page, "legal-subject") == "kvk: 11223344"
 

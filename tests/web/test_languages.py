@@ -72,9 +72,10 @@ def test_the_simulator_speaks_the_users_language(
 
 @pytest.mark.parametrize(("query", "accept_language", "lang"), CHOICES)
 def test_the_identity_page_speaks_the_users_language(
-    client: FlaskClient, query: str, accept_language: str | None, lang: str
+    post_client: FlaskClient, query: str, accept_language: str | None, lang: str
 ) -> None:
-    answer = at_the_simulator(browser(client, accept_language), "action=login&binding=post")
+    client = post_client
+    answer = at_the_simulator(browser(client, accept_language), "action=login")
     (to_acs,) = forms(answer)
     page = client.post(f"{local(to_acs.action)}?{query}", data=to_acs.fields)
     assert page.status_code == 200, page.get_data(as_text=True)
