@@ -40,6 +40,7 @@ def decrypt(container: etree._Element, keys: Sequence[KeyPair], entity_id: str) 
         if session_key is None:
             continue
         context = xmlsec.EncryptionContext()
+        # An AES key opens AES only (GCM or CBC): data under 3DES or any other cipher is refused.
         context.key = xmlsec.Key.from_binary_data(xmlsec.KeyData.AES, session_key)
         try:
             result = context.decrypt(encrypted_data)

@@ -8,12 +8,17 @@ serialized, base64-encoded and parsed again by `decode_post_response`.
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.padding import PKCS7
 from lxml import etree
 
 from config import KeyPair, SamlSettings, Service
@@ -36,6 +41,9 @@ from saml.xml import NS, new_id, qname
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 RSA_1_5 = "http://www.w3.org/2001/04/xmlenc#rsa-1_5"
+TRIPLE_DES = "http://www.w3.org/2001/04/xmlenc#tripledes-cbc"
+# The simulator's key transport, rsa-oaep-mgf1p: SHA-1 for OAEP's digest and mask.
+_OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
 # An assertion edit made before signing, so the signature covers it.
 Edit = Callable[[etree._Element], None]
 
@@ -193,11 +201,34 @@ def to_pkcs1_v15(encrypted_key: etree._Element, key: KeyPair) -> None:
     A genuine v1.5 key transport, not merely a renamed algorithm: opened with `key`, the
     recipient's, then encrypted again for the same public key.
     """
+    private, session_key = _open_session_key(encrypted_key, key)
+    wrapped = private.public_key().encrypt(session_key, padding.PKCS1v15())
+    only(encrypted_key, "xenc:CipherData/xenc:CipherValue").text = base64.b64encode(wrapped).decode()
+    only(encrypted_key, "xenc:EncryptionMethod").set("Algorithm", RSA_1_5)
+
+
+def to_triple_des(container: etree._Element, key: KeyPair) -> None:
+    """Re-encrypt the AES-GCM EncryptedData in `container` (its one EncryptedKey for `key`) with
+    3DES-CBC under a new 192-bit key, wrapped for the same recipient with RSA-OAEP as before.
+
+    A genuine 3DES message that xmlsec would decrypt, not merely a renamed algorithm."""
+    encrypted_key = only(container, "xenc:EncryptedKey")
+    private, session_key = _open_session_key(encrypted_key, key)
+    data_value = only(container, "xenc:EncryptedData/xenc:CipherData/xenc:CipherValue")
+    sealed = base64.b64decode(data_value.text or "")
+    plaintext = AESGCM(session_key).decrypt(sealed[:12], sealed[12:], None)
+    des_key, iv = os.urandom(24), os.urandom(8)
+    padder = PKCS7(64).padder()
+    padded = padder.update(plaintext) + padder.finalize()
+    encryptor = Cipher(TripleDES(des_key), modes.CBC(iv)).encryptor()
+    data_value.text = base64.b64encode(iv + encryptor.update(padded) + encryptor.finalize()).decode()
+    only(container, "xenc:EncryptedData/xenc:EncryptionMethod").set("Algorithm", TRIPLE_DES)
+    wrapped = private.public_key().encrypt(des_key, _OAEP)
+    only(encrypted_key, "xenc:CipherData/xenc:CipherValue").text = base64.b64encode(wrapped).decode()
+
+
+def _open_session_key(encrypted_key: etree._Element, key: KeyPair) -> tuple[rsa.RSAPrivateKey, bytes]:
     private = serialization.load_pem_private_key(key.key_pem, password=None)
     assert isinstance(private, rsa.RSAPrivateKey)
-    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
     cipher_value = only(encrypted_key, "xenc:CipherData/xenc:CipherValue")
-    session_key = private.decrypt(base64.b64decode(cipher_value.text or ""), oaep)
-    wrapped = private.public_key().encrypt(session_key, padding.PKCS1v15())
-    cipher_value.text = base64.b64encode(wrapped).decode()
-    only(encrypted_key, "xenc:EncryptionMethod").set("Algorithm", RSA_1_5)
+    return private, private.decrypt(base64.b64decode(cipher_value.text or ""), _OAEP)

@@ -65,6 +65,7 @@ from tests.saml.crafting import (
     split_with_comment,
     take_signature,
     to_pkcs1_v15,
+    to_triple_des,
     unsigned_assertion,
     validate,
 )
@@ -769,3 +770,21 @@ def test_rsa_pkcs1_v15_key_transport_in_an_encrypted_id_is_refused(world: World)
 
     message = response(world, assertion(world, edit=downgrade))
     assert refusal(world, message).reason is Reason.DECRYPTION_FAILED
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["encrypted-assertion", "encrypted-id"])
+def test_data_encrypted_with_triple_des_is_refused(world: World, whole: bool) -> None:
+    """Only AES opens: a genuine 3DES-CBC value for our key (one xmlsec decrypts with a DES key)
+    is refused, not decrypted."""
+    if whole:
+        content = encrypt_assertion(assertion(world), recipients_for(world.sp, Shape()))
+        to_triple_des(content, world.saml.key)
+    else:
+
+        def downgrade(element: etree._Element) -> None:
+            to_triple_des(
+                only(attribute_value(element, LEGAL_SUBJECT_ID), "saml:EncryptedID"), world.saml.key
+            )
+
+        content = assertion(world, edit=downgrade)
+    assert refusal(world, response(world, content)).reason is Reason.DECRYPTION_FAILED
