@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -134,6 +135,7 @@ def requests_transport(settings: SamlSettings, max_bytes: int) -> Transport:
     session = requests.Session()
 
     def post(url: str, body: bytes) -> bytes:
+        deadline = time.monotonic() + settings.artifact_timeout_seconds
         try:
             with session.post(
                 url,
@@ -147,7 +149,7 @@ def requests_transport(settings: SamlSettings, max_bytes: int) -> Transport:
                 allow_redirects=False,
                 stream=True,
             ) as answer:
-                content = answer.raw.read(max_bytes + 1, decode_content=True)
+                content = _capped_body(answer.raw, max_bytes + 1, deadline)
                 if answer.status_code != 200:
                     raise SamlError(
                         Reason.ARTIFACT_RESOLUTION_FAILED, f"HM answered HTTP {answer.status_code}"
@@ -162,3 +164,18 @@ def requests_transport(settings: SamlSettings, max_bytes: int) -> Transport:
         return content
 
     return post
+
+
+def _capped_body(raw: urllib3.BaseHTTPResponse, most: int, deadline: float) -> bytes:
+    """At most `most` bytes of the decoded body, taken as they arrive and all of them by
+    `deadline`: a timeout per read alone would let an answer that trickles in hold a worker without
+    end. Decoding stops at the cap, so a compressed answer cannot swell past it."""
+    content = b""
+    while len(content) < most:
+        chunk = raw.read1(most - len(content), decode_content=True)
+        if not chunk:
+            break
+        content += chunk
+        if time.monotonic() > deadline:
+            raise SamlError(Reason.ARTIFACT_RESOLUTION_FAILED, "the HM's answer took too long to arrive")
+    return content

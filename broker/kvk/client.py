@@ -4,10 +4,12 @@ header, a timeout, no redirects, a cap on the answer's size, and the API's error
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import requests
+import urllib3
 
 from broker.decide import RegisteredEstablishment
 from broker.kvk.answers import parse_establishments, parse_profile
@@ -40,17 +42,22 @@ def requests_transport(timeout_seconds: float, max_bytes: int) -> KvkTransport:
     """GET over HTTPS with `requests`: no redirects followed, at most `max_bytes` read."""
 
     def get(url: str, headers: Mapping[str, str]) -> KvkReply:
+        # The whole answer within the timeout: one per read would let a trickle hold the sign-in.
+        deadline = time.monotonic() + timeout_seconds
         try:
             with requests.get(
                 url, headers=dict(headers), timeout=timeout_seconds, allow_redirects=False, stream=True
             ) as answer:
                 body = b""
-                for chunk in answer.iter_content(chunk_size=65536):
+                while chunk := answer.raw.read1(max_bytes + 1 - len(body), decode_content=True):
                     body += chunk
                     if len(body) > max_bytes:
                         raise KvkError(KvkFailure.MALFORMED, f"answer larger than {max_bytes} bytes")
+                    if time.monotonic() > deadline:
+                        raise KvkError(KvkFailure.UNAVAILABLE, "the answer took too long to arrive")
                 return KvkReply(answer.status_code, body)
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            # The body is read from urllib3 directly, so its errors arrive unwrapped.
             raise KvkError(KvkFailure.UNAVAILABLE, f"no answer: {type(exc).__name__}") from exc
 
     return get

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -200,3 +204,61 @@ def test_the_stand_in_answers_in_the_apis_shapes(kvk_number: str, numbers: list[
     with pytest.raises(KvkError) as unknown:
         local.establishments("87654321")
     assert unknown.value.failure is KvkFailure.NOT_FOUND
+
+
+# --- over a real socket: how the body arrives ---------------------------------------------------
+
+
+class _Slow(BaseHTTPRequestHandler):
+    """Answers the listing, in chunks (`/chunked/...`) or a byte at a time, 40 ms apart (`/drip/...`)."""
+
+    def do_GET(self) -> None:
+        body = json.dumps(listing(VESTIGING)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if self.path.startswith("/chunked/"):
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            pieces = [body[i : i + 16] for i in range(0, len(body), 16)]
+            self.wfile.write(
+                b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+            )
+            return
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for byte in body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.04)
+        except OSError:
+            pass  # the client gave up, as it should
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def slow_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The base URL of a local API that answers as `_Slow` does."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_answer_in_chunks_is_read_whole(slow_api: str) -> None:
+    kvk = KvkClient(f"{slow_api}/chunked", "the-api-key", requests_transport(2, MAX_BYTES))
+    assert [e.number for e in kvk.establishments(KVK)] == ["000012345678"]
+
+
+def test_an_answer_that_trickles_in_is_given_up_at_the_timeout(slow_api: str) -> None:
+    # Every byte well within the timeout of the one before; the whole answer (some 10 s) far beyond it.
+    kvk = KvkClient(f"{slow_api}/drip", "the-api-key", requests_transport(0.5, MAX_BYTES))
+    with pytest.raises(KvkError) as refused:
+        kvk.establishments(KVK)
+    assert refused.value.failure is KvkFailure.UNAVAILABLE

@@ -79,13 +79,16 @@ def der(cert_pem: bytes) -> bytes:
 
 @dataclass
 class Reply:
-    """What the server answers; `length` overrides Content-Length, `stall` pauses after `body`."""
+    """What the server answers; `length` overrides Content-Length, `stall` pauses after `body`,
+    `drip` sends the body a byte at a time with that pause between, `chunked` sends it in chunks."""
 
     body: bytes = ANSWER
     status: int = 200
     headers: tuple[tuple[str, str], ...] = ()
     length: int | None = None
     stall: float = 0.0
+    drip: float = 0.0
+    chunked: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,11 +110,25 @@ class _Handler(BaseHTTPRequestHandler):
         reply = replies.pop(0) if len(replies) > 1 else replies[0]
         self.send_response(reply.status)
         self.send_header("Content-Type", "text/xml; charset=utf-8")
-        self.send_header("Content-Length", str(len(reply.body) if reply.length is None else reply.length))
+        if reply.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(reply.body) if reply.length is None else reply.length))
         for name, value in reply.headers:
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(reply.body)
+        if reply.chunked:
+            pieces = [reply.body[i : i + 16] for i in range(0, len(reply.body), 16)]
+            self.wfile.write(
+                b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+            )
+        elif reply.drip:
+            for byte in reply.body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(reply.drip)
+        else:
+            self.wfile.write(reply.body)
         self.wfile.flush()
         time.sleep(reply.stall)
 
@@ -223,6 +240,11 @@ def test_posts_soap_with_our_client_certificate(hm: HmServer, settings: SamlSett
     assert seen.body == ENVELOPE
 
 
+def test_an_answer_in_chunks_is_read_whole(hm: HmServer, settings: SamlSettings) -> None:
+    hm.replies = [Reply(chunked=True)]
+    assert requests_transport(settings, MAX_BYTES)(hm.url, ENVELOPE) == ANSWER
+
+
 def test_an_answer_of_exactly_the_limit_is_accepted(hm: HmServer, settings: SamlSettings) -> None:
     hm.replies = [Reply(body=b"x" * MAX_BYTES)]
     assert len(requests_transport(settings, MAX_BYTES)(hm.url, ENVELOPE)) == MAX_BYTES
@@ -317,6 +339,13 @@ def test_the_hm_tls_ca_comes_from_the_settings(
 def test_a_broken_body_fails_with_a_saml_error(hm: HmServer, settings: SamlSettings, reply: Reply) -> None:
     hm.replies = [reply]
     post = requests_transport(dataclasses.replace(settings, artifact_timeout_seconds=0.3), MAX_BYTES)
+    assert outcome(post, hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
+
+
+def test_an_answer_that_trickles_in_is_given_up_at_the_timeout(hm: HmServer, settings: SamlSettings) -> None:
+    # Every byte within the timeout of the one before, the whole answer (about 4 s) far beyond it.
+    hm.replies = [Reply(drip=0.04)]
+    post = requests_transport(dataclasses.replace(settings, artifact_timeout_seconds=0.5), MAX_BYTES)
     assert outcome(post, hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
 
 
