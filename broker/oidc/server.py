@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, NoReturn
 
+from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
@@ -16,9 +17,24 @@ from broker.oidc.provider import Provider
 from broker.oidc.tokens import TokenIssuer, TokenValidator
 
 
+class NamedAuthorizationServer(AuthorizationServer):
+    """authlib's server, naming itself in every redirect to a client, code or error (RFC 9207 §2):
+    a portal that signs in with several providers can tell whose answer it holds (mix-up attacks)."""
+
+    issuer = ""
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> Response:
+        named = [
+            (name, add_params_to_uri(value, {"iss": self.issuer}) if name.lower() == "location" else value)
+            for name, value in headers
+        ]
+        return super().handle_response(status, body, named)
+
+
 def authorization_server(app: Flask, provider: Provider) -> AuthorizationServer:
     tokens = TokenIssuer(provider)
-    server = AuthorizationServer(app, query_client=provider.client, save_token=tokens.save)
+    server = NamedAuthorizationServer(app, query_client=provider.client, save_token=tokens.save)
+    server.issuer = provider.issuer
     server.register_token_generator("default", tokens)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(provider))
     grant = type("ProviderCodeGrant", (CodeGrant,), {"provider": provider})

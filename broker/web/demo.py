@@ -66,9 +66,12 @@ def callback() -> str | tuple[str, int]:
     if pending is None or request.args.get("state") != pending["state"]:
         return _page("state_mismatch"), 400
     portal = _portal(pending.get("portal", DEFAULT_PORTAL))
+    provider = runtime().provider
+    # An answer, code or error, names the provider that gave it (RFC 9207): another's is not ours.
+    if request.args.get("iss") != provider.issuer:
+        return _page("issuer_mismatch", portal), 400
     if "error" in request.args:
         return _page(f"{request.args['error']}: {request.args.get('error_description', '')}", portal), 400
-    provider = runtime().provider
     try:
         token = _session(portal.client, pending["state"]).fetch_token(
             provider.endpoint("/oidc/token"),

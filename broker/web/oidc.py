@@ -73,6 +73,7 @@ def discovery() -> BaseResponse:
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
+            "authorization_response_iss_parameter_supported": True,
         }
     )
 

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -120,6 +121,20 @@ def test_the_demo_portal_shows_a_cancel(base_url: str) -> None:
         answer = browser.post(f"{to_hm.action}?action=cancel&binding=artifact", data=to_hm.fields, timeout=10)
     assert answer.status_code == 400
     assert "access_denied" in answer.text
+
+
+@pytest.mark.parametrize("issuer", [None, "https://another-provider.test"], ids=["none", "another"])
+def test_the_demo_portal_refuses_an_answer_that_names_no_or_another_issuer(
+    base_url: str, issuer: str | None
+) -> None:
+    """As RFC 9207 asks of a client: the answer's `iss` must be the provider it asked."""
+    with requests.Session() as browser:
+        to_broker = browser.get(f"{base_url}/demo/login", allow_redirects=False, timeout=10)
+        state = parse_qs(urlsplit(to_broker.headers["Location"]).query)["state"][0]
+        answer = {"code": "a-code", "state": state} | ({"iss": issuer} if issuer else {})
+        page = browser.get(f"{base_url}/demo/callback", params=answer, timeout=10)
+    assert page.status_code == 400
+    assert "issuer_mismatch" in page.text
 
 
 def test_the_demo_is_absent_without_its_secret(tmp_path: Path) -> None:

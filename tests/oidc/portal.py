@@ -129,8 +129,11 @@ def submit_without_following(client: FlaskClient, page: TestResponse) -> TestRes
 
 
 def redirect_parameters(answer: TestResponse) -> dict[str, str]:
-    """The query parameters of the broker's redirect back to the portal."""
+    """The query parameters of the broker's redirect back to the portal, which, code or error,
+    always names the broker as its issuer (RFC 9207)."""
     assert answer.status_code == 302, answer.get_data(as_text=True)[-2000:]
     location = urlsplit(answer.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
-    return {name: values[0] for name, values in parse_qs(location.query).items()}
+    params = {name: values[0] for name, values in parse_qs(location.query).items()}
+    assert params.get("iss") == TEST_BASE_URL, params  # the issuer: BROKER_ISSUER defaults to the base URL
+    return params

@@ -120,6 +120,8 @@ def test_discovery_and_keys(client: FlaskClient) -> None:
     assert config["code_challenge_methods_supported"] == ["S256"]
     assert config["response_types_supported"] == ["code"]
     assert LOA3 in config["acr_values_supported"]
+    # Every redirect back names the issuer (checked on each one by `redirect_parameters`).
+    assert config["authorization_response_iss_parameter_supported"] is True
     keys = client.get(config["jwks_uri"].removeprefix(TEST_BASE_URL)).get_json()["keys"]
     assert {key["alg"] for key in keys} == {"RS256", "ES256"}
     assert all(key["kid"] and "d" not in key for key in keys)
