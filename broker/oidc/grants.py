@@ -10,10 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth2Request
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin
+from authlib.oidc.core.errors import (
+    RegistrationNotSupportedError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from authlib.oidc.core.grants import OpenIDCode
 from sqlalchemy import Row
 
@@ -71,6 +77,14 @@ class StoredCode(AuthorizationCodeMixin):
         return None
 
 
+# Parameters discovery says we do not support, and the error each must get (Core §6.1, §6.2, §7.2.1).
+_UNSUPPORTED: dict[str, type[OAuth2Error]] = {
+    "request": RequestNotSupportedError,
+    "request_uri": RequestURINotSupportedError,
+    "registration": RegistrationNotSupportedError,
+}
+
+
 class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]  # noqa: RUF012
     provider: Provider  # set by broker.oidc.server
@@ -84,6 +98,10 @@ class CodeGrant(AuthorizationCodeGrant):
         if "openid" not in (self.request.payload.scope or "").split():
             # An OpenID provider only: a plain OAuth request has nothing to give (Core §3.1.2.1).
             raise InvalidScopeError("scope must include openid", redirect_uri=redirect_uri)
+        for parameter, refusal in _UNSUPPORTED.items():
+            # Ignored, what a client put there (a higher acr_values, say) would silently not apply.
+            if parameter in self.request.payload.data:
+                raise refusal(f"{parameter} is not supported", redirect_uri=redirect_uri)
         return redirect_uri
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:

@@ -161,6 +161,10 @@ def test_an_untrusted_redirect_uri_gets_a_page(
         ("ind-portal", {"response_type": "token"}, "unsupported_response_type"),
         ("ind-portal", {"prompt": "none"}, "login_required"),
         ("ind-portal", {"scope": "kvk"}, "invalid_scope"),
+        # Discovery says these are unsupported: refused, never ignored (Core §6.1, §6.2, §7.2.1).
+        ("ind-portal", {"request": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}, "request_not_supported"),
+        ("ind-portal", {"request_uri": "https://portal.test/request.jwt"}, "request_uri_not_supported"),
+        ("ind-portal", {"registration": "{}"}, "registration_not_supported"),
     ],
 )
 def test_a_bad_authorization_request_returns_an_oauth_error(
