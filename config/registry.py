@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from config.clients import Client, load_clients
 from config.services import load_services, parse_document, read_document
 from config.settings import ConfigError, Service
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 @dataclass(frozen=True)
@@ -25,17 +28,25 @@ class Registry:
     clients: tuple[Client, ...]
     _by_slug: Mapping[str, Service] = field(init=False, repr=False, compare=False)
     _by_client_id: Mapping[str, Client] = field(init=False, repr=False, compare=False)
+    _browser_origins: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Indexed once per load, so a sign-in's lookups cost nothing however long the lists are.
         object.__setattr__(self, "_by_slug", {service.slug: service for service in self.services})
         object.__setattr__(self, "_by_client_id", {client.client_id: client for client in self.clients})
+        origins = {_origin(uri) for client in self.clients if client.public for uri in client.redirect_uris}
+        object.__setattr__(self, "_browser_origins", frozenset(origins))
 
     def service(self, slug: str) -> Service | None:
         return self._by_slug.get(slug)
 
     def client(self, client_id: str) -> Client | None:
         return self._by_client_id.get(client_id)
+
+    def is_browser_origin(self, origin: str) -> bool:
+        """Whether `origin` (scheme://host[:port], as a browser sends it) is where a public client
+        runs: the origin of one of its redirect URIs."""
+        return origin in self._browser_origins
 
     def service_of(self, client: Client) -> Service:
         """The service `client` signs in for (`load_clients` refuses a client without one)."""
@@ -77,3 +88,12 @@ class ConfigFile:
                     f"{self.path}: services[{n}] ({service.slug}): field 'establishment': 'required' reads"
                     " the KvK Handelsregister, which needs BROKER_KVK_API_KEY in the production profile"
                 )
+
+
+def _origin(uri: str) -> str:
+    """The origin of `uri` as a browser serializes it: lower case, no default port (RFC 6454 §6)."""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = "" if parts.port in (None, _DEFAULT_PORTS.get(parts.scheme)) else f":{parts.port}"
+    return f"{parts.scheme}://{host}{port}"

@@ -31,6 +31,7 @@ from broker.runtime import BrokerRuntime, runtime
 from broker.upstream import Answer, Refusal
 from broker.web import establishment
 from broker.web.answer import authorization, deny, issue_code, refuse
+from broker.web.cors import cross_origin
 from broker.web.errors import explanation_for
 from broker.web.hand_off import hand_off
 from saml.errors import Reason, SamlError
@@ -38,6 +39,7 @@ from saml.identity import EherkenningIdentity
 from saml.loa import LevelOfAssurance
 
 bp = Blueprint("oidc", __name__)
+bp.after_request(cross_origin)
 log = logging.getLogger("broker.oidc")
 
 AUTHORIZE = "authorize"

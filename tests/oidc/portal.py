@@ -31,6 +31,7 @@ class Portal:
     client: FlaskClient
     client_id: str
     method: str = "client_secret_basic"
+    redirect_uri: str = REDIRECT
     verifier: str | None = None
     state: str = field(default_factory=lambda: secrets.token_urlsafe(8))
     nonce: str = field(default_factory=lambda: secrets.token_urlsafe(8))
@@ -39,7 +40,7 @@ class Portal:
         params = {
             "response_type": "code",
             "client_id": self.client_id,
-            "redirect_uri": REDIRECT,
+            "redirect_uri": self.redirect_uri,
             "scope": scope,
             "state": self.state,
             "nonce": self.nonce,
@@ -74,7 +75,7 @@ class Portal:
         return submit_without_following(self.client, at_hm)
 
     def token(self, code: str, **overrides: str) -> TestResponse:
-        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}
         if self.verifier:
             data["code_verifier"] = self.verifier
         headers = {}
@@ -128,12 +129,12 @@ def submit_without_following(client: FlaskClient, page: TestResponse) -> TestRes
     return client.post(local(form.action), data=form.fields)
 
 
-def redirect_parameters(answer: TestResponse) -> dict[str, str]:
+def redirect_parameters(answer: TestResponse, redirect_uri: str = REDIRECT) -> dict[str, str]:
     """The query parameters of the broker's redirect back to the portal, which, code or error,
     always names the broker as its issuer (RFC 9207)."""
     assert answer.status_code == 302, answer.get_data(as_text=True)[-2000:]
     location = urlsplit(answer.headers["Location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
+    assert f"{location.scheme}://{location.netloc}{location.path}" == redirect_uri
     params = {name: values[0] for name, values in parse_qs(location.query).items()}
     assert params.get("iss") == TEST_BASE_URL, params  # the issuer: BROKER_ISSUER defaults to the base URL
     return params
