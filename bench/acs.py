@@ -64,7 +64,7 @@ def setup(now: datetime) -> tuple[SamlSettings, IdentityProvider, Expected, str]
     request = read_post_request(outgoing_request(settings, idp, SERVICE, "relay", now).fields, hm, sp, now)
     scenario = Scenario(mandate=Mandate.REPRESENTATIVE, intermediary_kvk="87654321", advice=True)
     delivery = respond(hm, sp, request, scenario, now, Shape(encrypt_ids=True, encrypt_assertion=True))
-    expected = Expected(request.id, SERVICE, LevelOfAssurance.LOA3)
+    expected = Expected(request.id, SERVICE, LevelOfAssurance.LOA3, now)
     return settings, idp, expected, delivery.fields["SAMLResponse"]
 
 

@@ -29,7 +29,9 @@ Clock = Callable[[], datetime]
 
 # Refusals that are the HM's genuine, final word on a request (a status, or a signed assertion
 # that does not qualify): the request is used up and the client hears why.
-FINAL_REASONS = frozenset({Reason.LOA_TOO_LOW, Reason.LOA_UNKNOWN, Reason.SERVICE_MISMATCH})
+FINAL_REASONS = frozenset(
+    {Reason.LOA_TOO_LOW, Reason.LOA_UNKNOWN, Reason.SERVICE_MISMATCH, Reason.AUTHN_NOT_FRESH}
+)
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,8 @@ class Upstream:
         reference = relay_state.new_reference()
         request_id = self.new_id()
         models.add_request(
-            models.OpenRequest(request_id, purpose, service.slug, level.value),
+            models.OpenRequest(request_id, purpose, service.slug, level.value, now),
             reference,
-            now,
             self.settings.request_lifetime,
         )
         sealed = relay_state.seal(reference, self.secret)
@@ -113,7 +114,7 @@ class Upstream:
         service = self.registry().service(pending.service_slug)
         if service is None:
             raise SamlError(Reason.REQUEST_UNKNOWN, "the request's service is no longer configured")
-        expected = Expected(request_id, service, LevelOfAssurance(pending.minimum_level))
+        expected = Expected(request_id, service, LevelOfAssurance(pending.minimum_level), pending.sent_at)
         try:
             validated = validate_response(self._response(values, now), self.settings, self.idp, expected, now)
         except SamlError as error:

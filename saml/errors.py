@@ -52,6 +52,7 @@ class Reason(enum.StrEnum):
     SERVICE_MISSING = "service_missing"
     LOA_UNKNOWN = "loa_unknown"
     LOA_TOO_LOW = "loa_too_low"
+    AUTHN_NOT_FRESH = "authn_not_fresh"
     ATTRIBUTE_INVALID = "attribute_invalid"
     LEGAL_SUBJECT_MISSING = "legal_subject_missing"
     ACTING_SUBJECT_MISSING = "acting_subject_missing"

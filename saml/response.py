@@ -35,11 +35,13 @@ _STATUS_REASONS = {
 
 @dataclass(frozen=True)
 class Expected:
-    """What this response must answer: our request, for this service, at this level or above."""
+    """What this response must answer: our request, for this service, at this level or above, by
+    an authentication made after the request was sent (it asks ForceAuthn)."""
 
     request_id: str
     service: Service
     minimum_level: LevelOfAssurance
+    sent_at: datetime
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,10 @@ def validate_response(
     name_id = _check_subject(assertion, settings, expected, now, skew)
     valid_until = _check_conditions(assertion, settings, now, skew)
     level, authn_instant = _authn_statement(assertion)
+    if authn_instant < expected.sent_at - skew:
+        # An older sign-in the HM kept (single sign-on) is not the fresh one ForceAuthn asks for:
+        # prompt=login and max_age promise portals a new authentication.
+        raise SamlError(Reason.AUTHN_NOT_FRESH, "AuthnInstant precedes our request")
     if level < expected.minimum_level:
         raise SamlError(
             Reason.LOA_TOO_LOW,

@@ -35,8 +35,8 @@ def store_app(request: pytest.FixtureRequest, settings: Settings, app: Flask) ->
 def _request(now: datetime, lifetime: timedelta = timedelta(minutes=15)) -> str:
     """A new request, committed; its RelayState reference."""
     reference = secrets.token_urlsafe(16)
-    request = models.OpenRequest(f"_{secrets.token_hex(16)}", "test_login", "omgevingsloket", "loa3")
-    models.add_request(request, reference, now, lifetime)
+    request = models.OpenRequest(f"_{secrets.token_hex(16)}", "test_login", "omgevingsloket", "loa3", now)
+    models.add_request(request, reference, lifetime)
     db.session.commit()
     return reference
 

@@ -59,6 +59,8 @@ class OpenRequest:
     purpose: str
     service_slug: str
     minimum_level: str
+    # When the AuthnRequest was sent: the HM's authentication (ForceAuthn) must not be older.
+    sent_at: datetime
 
 
 _requests = SamlRequest.__table__
@@ -68,6 +70,7 @@ _FIND_REQUEST = select(
     _requests.c.purpose,
     _requests.c.service_slug,
     _requests.c.minimum_level,
+    _requests.c.created_at,
     _requests.c.consumed_at,
     _requests.c.expires_at,
 ).where(_requests.c.reference == bindparam("reference"))
@@ -86,7 +89,7 @@ _TAKE_ARTIFACT = (
 )
 
 
-def add_request(request: OpenRequest, reference: str, now: datetime, lifetime: timedelta) -> None:
+def add_request(request: OpenRequest, reference: str, lifetime: timedelta) -> None:
     """Write a new request now, so rows that point at it may follow; the caller commits."""
     run(
         _ADD_REQUEST,
@@ -95,8 +98,8 @@ def add_request(request: OpenRequest, reference: str, now: datetime, lifetime: t
         service_slug=request.service_slug,
         minimum_level=request.minimum_level,
         purpose=request.purpose,
-        created_at=now,
-        expires_at=now + lifetime,
+        created_at=request.sent_at,
+        expires_at=request.sent_at + lifetime,
     )
 
 
@@ -109,7 +112,7 @@ def pending_request(reference: str, now: datetime) -> OpenRequest:
         raise SamlError(Reason.REQUEST_USED, "request already answered")
     if found.expires_at <= now:
         raise SamlError(Reason.REQUEST_EXPIRED, "request expired")
-    return OpenRequest(found.id, found.purpose, found.service_slug, found.minimum_level)
+    return OpenRequest(found.id, found.purpose, found.service_slug, found.minimum_level, found.created_at)
 
 
 def consume(

@@ -89,6 +89,14 @@ EXPLANATIONS: dict[Reason, Explanation] = {
         "This service needs at least level of assurance {level}. Sign in with an eHerkenning means of "
         "that level or higher.",
     ),
+    Reason.AUTHN_NOT_FRESH: Explanation(
+        403,
+        "U bent niet opnieuw ingelogd",
+        "You were not signed in anew",
+        "Deze dienst vraagt om een nieuwe inlog, maar uw eHerkenningsmakelaar gebruikte een eerdere. "
+        + _RETRY_NL,
+        "This service asks for a new sign-in, but your eHerkenning broker used an earlier one. " + _RETRY_EN,
+    ),
     Reason.SERVICE_MISMATCH: Explanation(
         403,
         "Deze inlog hoort bij een andere dienst",

@@ -41,7 +41,17 @@ from saml.simulator import (
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 ARTIFACT_LIFETIME = timedelta(minutes=5)
 # The form's fields that `Scenario.from_params` reads.
-SCENARIO_FIELDS = ("kvk", "establishment", "mandate", "intermediary", "loa", "advice", "binding", "user")
+SCENARIO_FIELDS = (
+    "kvk",
+    "establishment",
+    "mandate",
+    "intermediary",
+    "loa",
+    "advice",
+    "earlier",
+    "binding",
+    "user",
+)
 LEVELS = ("loa2", "loa2plus", "loa3", "loa4", "loa1")
 
 

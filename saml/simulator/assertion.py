@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lxml import etree
 
@@ -18,6 +18,9 @@ from saml.simulator.scenario import Scenario
 from saml.simulator.service_provider import ServiceProvider
 from saml.simulator.shape import DEFAULT_SHAPE, Shape
 from saml.xml import new_id, qname
+
+# How long ago the kept sign-in of `Scenario.earlier_sign_in` was made.
+EARLIER_SIGN_IN = timedelta(minutes=30)
 
 
 def pseudonym(hm: SimulatorHm, sp: ServiceProvider, scenario: Scenario) -> str:
@@ -52,7 +55,8 @@ def build_assertion(
         element.append(advice(hm, context, request, now, shape.lifetime))
     recipients = recipients_for(sp, shape) if shape.encrypt_ids else None
     element.append(attribute_statement(service_id, service, scenario, acting, recipients))
-    element.append(parts.authn_statement(scenario.level.uri, now))
+    authenticated = now - EARLIER_SIGN_IN if scenario.earlier_sign_in else now
+    element.append(parts.authn_statement(scenario.level.uri, authenticated))
     return element
 
 

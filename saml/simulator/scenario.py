@@ -73,6 +73,8 @@ class Scenario:
     intermediary_kvk: str = "87654321"
     level: Level = LevelOfAssurance.LOA3
     advice: bool = False
+    # The HM answers with a sign-in it kept from before (its own single sign-on), ignoring ForceAuthn.
+    earlier_sign_in: bool = False
     action: Action = Action.LOGIN
     binding: Binding | None = None
     user: str = "tester"
@@ -104,6 +106,7 @@ class Scenario:
             intermediary_kvk=_text(params, "intermediary", defaults.intermediary_kvk),
             level=_level(params, defaults.level),
             advice=_flag(params, "advice"),
+            earlier_sign_in=_flag(params, "earlier"),
             action=_choice(params, "action", Action, defaults.action),
             binding=_binding(params),
             user=_text(params, "user", defaults.user),
@@ -117,6 +120,7 @@ class Scenario:
             "intermediary": self.intermediary_kvk,
             "loa": self.level.value,
             "advice": "1" if self.advice else "0",
+            "earlier": "1" if self.earlier_sign_in else "0",
             "action": self.action.value,
             "user": self.user,
         }

@@ -195,6 +195,18 @@ def test_acr_values_above_what_the_user_achieved_are_refused(client: FlaskClient
     assert "not strong enough" in params["error_description"]
 
 
+def test_an_earlier_sign_in_the_hm_kept_is_refused(client: FlaskClient) -> None:
+    """Every authorization asks the HM for a new authentication (ForceAuthn): prompt=login and
+    max_age are kept by refusing an answer whose AuthnInstant precedes the request."""
+    portal = Portal(client, "ind-portal")
+    params = redirect_parameters(portal.sign_in(extra={"prompt": "login", "max_age": "0"}, earlier="1"))
+    assert params["error"] == "access_denied"
+    assert "not signed in anew" in params["error_description"]
+    # Used up: the HM's one answer to that request was no.
+    again = redirect_parameters(portal.sign_in())
+    assert "code" in again
+
+
 def test_acr_values_never_lower_the_service_minimum(client: FlaskClient) -> None:
     portal = Portal(client, "ind-portal")
     low = "urn:etoegang:core:assurance-class:loa2"

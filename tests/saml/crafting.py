@@ -61,7 +61,8 @@ class World:
 
     def expected(self, minimum: LevelOfAssurance | None = None) -> Expected:
         level = minimum or LevelOfAssurance(self.service.minimum_loa)
-        return Expected(self.request.id, self.service, level)
+        # The request was sent at NOW, as every answer crafted here is made.
+        return Expected(self.request.id, self.service, level, NOW)
 
 
 def received_request(sp: ServiceProvider, service: Service) -> ReceivedRequest:

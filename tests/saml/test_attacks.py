@@ -452,7 +452,7 @@ def test_a_signed_posted_response_must_name_its_destination(world: World, hm: Si
 
 
 def test_a_response_to_another_request_is_refused(world: World) -> None:
-    other = Expected("_another_request", world.service, LevelOfAssurance.LOA3)
+    other = Expected("_another_request", world.service, LevelOfAssurance.LOA3, NOW)
     refused = refusal(world, response(world, assertion(world)), expected=other)
     assert refused.reason is Reason.IN_RESPONSE_TO_MISMATCH
 
@@ -463,7 +463,7 @@ def test_an_assertion_for_another_service_is_refused(world: World) -> None:
     asked = dataclasses.replace(world, request=received_request(world.sp, other_service))
     genuine = assertion(asked)
     assert attribute_value(genuine, SERVICE_UUID).text == other_service.uuid
-    expected = Expected(asked.request.id, world.service, LevelOfAssurance.LOA2)
+    expected = Expected(asked.request.id, world.service, LevelOfAssurance.LOA2, NOW)
     assert refusal(asked, response(asked, genuine), expected=expected).reason is Reason.SERVICE_MISMATCH
 
 
@@ -506,6 +506,27 @@ def test_the_subject_confirmation_has_its_own_window(world: World, change: str) 
     moment = NOW + direction * (world.saml.clock_skew + SECOND)
     edit = _set(f"{CONFIRMATION}/saml:SubjectConfirmationData", name, format_instant(moment))
     assert refusal(world, response(world, assertion(world, edit=edit))).reason is reason
+
+
+# Our request went out at NOW and asked ForceAuthn: an authentication from before it is an old one.
+AUTHN_INSTANTS = {
+    "after-the-request": (NOW + SECOND, None),
+    "before-it-within-skew": (NOW - timedelta(seconds=119), None),
+    "before-it-beyond-skew": (NOW - timedelta(seconds=121), Reason.AUTHN_NOT_FRESH),
+    "hours-before-it": (NOW - timedelta(hours=3), Reason.AUTHN_NOT_FRESH),
+}
+
+
+@pytest.mark.parametrize("case", list(AUTHN_INSTANTS))
+def test_an_authentication_older_than_our_request_is_refused(world: World, case: str) -> None:
+    """A sign-in the HM kept from before (single sign-on) is not the new one ForceAuthn asks for."""
+    instant, reason = AUTHN_INSTANTS[case]
+    edit = _set("saml:AuthnStatement", "AuthnInstant", format_instant(instant))
+    message = response(world, assertion(world, edit=edit))
+    if reason is None:
+        assert validate(world, message).identity.authn_instant == instant
+    else:
+        assert refusal(world, message).reason is reason
 
 
 # --- who signed ----------------------------------------------------------------------------------

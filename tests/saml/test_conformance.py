@@ -33,6 +33,7 @@ from saml.xml import parse
 REQUEST_ID = "ONELOGIN_123456"
 ARTIFACT = "AAQAACtFCwW1R7216asQ/LLPzqzV85bXs9AtkR0HV9YPBjBxfHXdr6fs21w="
 INSIDE_WINDOW = datetime(2025, 9, 22, 10, 49, 30, tzinfo=UTC)
+SENT = datetime(2025, 9, 22, 10, 48, 43, tzinfo=UTC)  # the recorded AuthnRequest's IssueInstant
 HM = "https://maykin.pre.ie01.signicat.pro/broker/sp/saml"
 SERVICE = Service("sample", "6f1a3c55-8f0e-4b53-9b1b-0c2d2f9d1a01", 9302, "loa3", "Voorbeeld", "Sample")
 REGISTRY = Registry((SERVICE,), ())
@@ -71,7 +72,7 @@ def pending(app: Flask, service: Service) -> Iterator[str]:
                 service_slug=service.slug,
                 minimum_level="loa3",
                 purpose="test_login",
-                created_at=INSIDE_WINDOW,
+                created_at=SENT,
                 expires_at=datetime(2025, 9, 22, 11, 3, tzinfo=UTC),
             )
         )

@@ -160,7 +160,7 @@ def sign_in(
     delivery = respond(hm, sp, request, scenario, NOW, shape)
     assert delivery.fields["RelayState"] == "relay-state"
     response = arrive(delivery, settings, idp, hm, sp)
-    expected = Expected(request.id, service, LevelOfAssurance.LOA2)
+    expected = Expected(request.id, service, LevelOfAssurance.LOA2, NOW)
     return validate_response(response, settings, idp, expected, NOW).identity
 
 
@@ -512,7 +512,7 @@ def test_a_value_for_several_recipients_opens_for_each_with_its_own_key(
         decode_post_response(delivery.fields["SAMLResponse"], settings.max_message_bytes),
         post,
         idp,
-        Expected(request.id, PORTAL, LevelOfAssurance.LOA2),
+        Expected(request.id, PORTAL, LevelOfAssurance.LOA2, NOW),
         NOW,
     ).identity
     assert identity.kvk_number == "24680135"
@@ -542,7 +542,7 @@ def validate_delivery(
 ):
     response = decode_post_response(delivery.fields["SAMLResponse"], settings.max_message_bytes)
     return validate_response(
-        response, settings, idp, Expected(request.id, PORTAL, LevelOfAssurance.LOA2), NOW
+        response, settings, idp, Expected(request.id, PORTAL, LevelOfAssurance.LOA2, NOW), NOW
     )
 
 
