@@ -106,14 +106,18 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture(scope="session")
-def post_app(tmp_path_factory: pytest.TempPathFactory, clock: MovableClock) -> Iterator[Flask]:
-    """An app whose AuthnRequests ask the HM to answer over HTTP-POST (the default is HTTP-Artifact)."""
-    instance = tmp_path_factory.mktemp("post-instance")
-    app = create_app(load_settings(broker_environ(instance, BROKER_SAML_RESPONSE_BINDING="post")), clock)
+def migrated_app(instance: Path, clock: MovableClock, **overrides: str) -> Flask:
+    """An app of its own, in `instance`, with `overrides` of the tests' environment; migrated."""
+    app = create_app(load_settings(broker_environ(instance, **overrides)), clock)
     with app.app_context():
         upgrade()
-    yield app
+    return app
+
+
+@pytest.fixture(scope="session")
+def post_app(tmp_path_factory: pytest.TempPathFactory, clock: MovableClock) -> Flask:
+    """An app whose AuthnRequests ask the HM to answer over HTTP-POST (the default is HTTP-Artifact)."""
+    return migrated_app(tmp_path_factory.mktemp("post-instance"), clock, BROKER_SAML_RESPONSE_BINDING="post")
 
 
 @pytest.fixture

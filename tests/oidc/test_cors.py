@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 
-from broker import create_app
-from config import load_settings
 from tests.clients import SERVICES
-from tests.conftest import MovableClock, broker_environ
+from tests.conftest import MovableClock, migrated_app
 from tests.oidc.portal import Portal, redirect_parameters
 
 SPA = "https://spa.portal.test"  # where the public client runs
@@ -32,14 +26,11 @@ clients:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, clock: MovableClock) -> Iterator[Flask]:
-    instance: Path = tmp_path_factory.mktemp("cors")
+def app(tmp_path_factory: pytest.TempPathFactory, clock: MovableClock) -> Flask:
+    instance = tmp_path_factory.mktemp("cors")
     config = instance / "broker.yaml"
     config.write_text(SERVICES + CLIENTS)
-    app = create_app(load_settings(broker_environ(instance, BROKER_CONFIG=str(config))), clock)
-    with app.app_context():
-        upgrade()
-    yield app
+    return migrated_app(instance, clock, BROKER_CONFIG=str(config))
 
 
 @pytest.fixture
