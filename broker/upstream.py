@@ -130,10 +130,13 @@ class Upstream:
         """Only the binding our AuthnRequests name (ProtocolBinding) may answer them. Under
         HTTP-Artifact, what eHerkenning requires, the broker then parses no SAML message that a
         browser carried: every answer comes from the HM itself, over mutual TLS."""
-        arrived = Binding.ARTIFACT if values.get("SAMLart") else Binding.POST
-        if (
-            values.get("SAMLart") or values.get("SAMLResponse")
-        ) and arrived is not self.settings.response_binding:
+        if values.get("SAMLart"):
+            arrived = Binding.ARTIFACT
+        elif values.get("SAMLResponse"):
+            arrived = Binding.POST
+        else:
+            return  # nothing arrived: `_response` says so
+        if arrived is not self.settings.response_binding:
             raise SamlError(
                 Reason.BINDING_NOT_REQUESTED,
                 f"an answer over {arrived.name}; our requests ask for {self.settings.response_binding.name}",

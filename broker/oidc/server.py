@@ -21,7 +21,9 @@ class NamedAuthorizationServer(AuthorizationServer):
     """authlib's server, naming itself in every redirect to a client, code or error (RFC 9207 §2):
     a portal that signs in with several providers can tell whose answer it holds (mix-up attacks)."""
 
-    issuer = ""
+    def __init__(self, app: Flask, issuer: str, **options: Any) -> None:
+        self.issuer = issuer
+        super().__init__(app, **options)
 
     def handle_response(self, status: int, body: Any, headers: Any) -> Response:
         named = [
@@ -33,8 +35,9 @@ class NamedAuthorizationServer(AuthorizationServer):
 
 def authorization_server(app: Flask, provider: Provider) -> AuthorizationServer:
     tokens = TokenIssuer(provider)
-    server = NamedAuthorizationServer(app, query_client=provider.client, save_token=tokens.save)
-    server.issuer = provider.issuer
+    server = NamedAuthorizationServer(
+        app, provider.issuer, query_client=provider.client, save_token=tokens.save
+    )
     server.register_token_generator("default", tokens)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(provider))
     grant = type("ProviderCodeGrant", (CodeGrant,), {"provider": provider})
