@@ -97,7 +97,7 @@ def _identity_provider(settings: Settings, simulator: SimulatorHm | None, now: d
     if source is None:
         assert simulator is not None  # config.env refuses this combination
         return parse_metadata(simulator.metadata(now), now)
-    return parse_metadata(read_metadata_source(source, _fetch), now)
+    return parse_metadata(read_metadata_source(source, _fetch), now, settings.saml.hm_metadata_signers)
 
 
 def _fetch(url: str) -> bytes:

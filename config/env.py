@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from cryptography import x509
+
 from config.dev_keys import ensure_key_pair, ensure_signing_key
 from config.registry import ConfigFile
 from config.settings import (
@@ -29,6 +31,7 @@ _DEV_BASE_URL = "http://127.0.0.1:5000"
 # A made-up OIN for development only: production must name the organisation's own.
 _DEV_OIN = "00000009999999990000"
 _BINDINGS = {"post": Binding.POST, "redirect": Binding.REDIRECT, "artifact": Binding.ARTIFACT}
+_PEM_BEGIN, _PEM_END = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -131,9 +134,7 @@ def _saml(env: _Env, instance: Path, production: bool, simulator: bool) -> SamlS
     oin = env.get("BROKER_OIN", None if production else _DEV_OIN)
     if not re.fullmatch(r"\d{20}", oin):
         raise ConfigError(f"BROKER_OIN must be 20 digits, not {oin!r}")
-    hm_metadata = env.optional("BROKER_HM_METADATA")
-    if hm_metadata is None and not simulator:
-        raise ConfigError("BROKER_HM_METADATA must be set (a file path or URL) unless BROKER_SIMULATOR=1")
+    hm_metadata, signers = _hm_metadata(env, production, simulator)
     return SamlSettings(
         entity_id=env.get("BROKER_SAML_ENTITY_ID", f"{base_url}/saml/metadata"),
         oin=oin,
@@ -143,6 +144,7 @@ def _saml(env: _Env, instance: Path, production: bool, simulator: bool) -> SamlS
         key=_key_pair(env, "BROKER_SAML_KEY", "BROKER_SAML_CERT", instance, production),
         next_key=_next_key(env),
         hm_metadata=hm_metadata,
+        hm_metadata_signers=signers,
         hm_tls_ca_bundle=_optional_file(env, "BROKER_HM_TLS_CA"),
         clock_skew=timedelta(seconds=env.integer("BROKER_SAML_CLOCK_SKEW", 120, 0, 300)),
         request_binding=_binding(env, "BROKER_SAML_REQUEST_BINDING", "post", {"post", "redirect"}),
@@ -152,6 +154,24 @@ def _saml(env: _Env, instance: Path, production: bool, simulator: bool) -> SamlS
         organisation_url=env.get("BROKER_ORGANISATION_URL", base_url),
         contact_email=env.get("BROKER_CONTACT_EMAIL", ""),
     )
+
+
+def _hm_metadata(env: _Env, production: bool, simulator: bool) -> tuple[str | None, tuple[bytes, ...]]:
+    """Where the HM's metadata comes from, and the certificates its signature must verify with."""
+    source = env.optional("BROKER_HM_METADATA")
+    if source is None and not simulator:
+        raise ConfigError("BROKER_HM_METADATA must be set (a file path or URL) unless BROKER_SIMULATOR=1")
+    signers = _certificates(env, "BROKER_HM_METADATA_SIGNER")
+    if production and source is not None and source.startswith(("https://", "http://")):
+        # Fetched metadata pins every certificate the broker trusts: its signature must be checked.
+        if not source.startswith("https://"):
+            raise ConfigError("BROKER_HM_METADATA must be an https:// URL or a file in production")
+        if not signers:
+            raise ConfigError(
+                "BROKER_HM_METADATA_SIGNER must be set in the production profile when BROKER_HM_METADATA "
+                "is a URL: the certificate the HM signs its metadata with"
+            )
+    return source, signers
 
 
 def _key_pair(env: _Env, key_var: str, cert_var: str, instance: Path, production: bool) -> KeyPair:
@@ -175,6 +195,25 @@ def _read_pair(key_path: Path, cert_path: Path, key_var: str) -> KeyPair:
         )
     except OSError as exc:
         raise ConfigError(f"{key_var}: cannot read {exc.filename}: {exc.strerror}") from exc
+
+
+def _certificates(env: _Env, name: str) -> tuple[bytes, ...]:
+    """The PEM certificates in the file `name` names (several during a rollover); none when unset."""
+    path = _optional_file(env, name)
+    if path is None:
+        return ()
+    found = tuple(
+        f"{_PEM_BEGIN}{body}{_PEM_END}\n".encode("ascii")
+        for body in re.findall(f"{_PEM_BEGIN}(.*?){_PEM_END}", path.read_text("ascii", "replace"), re.DOTALL)
+    )
+    for pem in found:
+        try:
+            x509.load_pem_x509_certificate(pem)
+        except ValueError:
+            raise ConfigError(f"{name}: {path} holds a certificate that cannot be read") from None
+    if not found:
+        raise ConfigError(f"{name}: {path} holds no PEM certificate")
+    return found
 
 
 def _next_key(env: _Env) -> NextKey | None:

@@ -83,6 +83,8 @@ class SamlSettings:
     acs_url: str
     key: KeyPair
     hm_metadata: str | None  # a path or URL; None: the built-in simulator's
+    # PEM certificates, one of which must have signed the HM's metadata; none: not checked.
+    hm_metadata_signers: tuple[bytes, ...] = ()
     next_key: NextKey | None = None
     clock_skew: timedelta = timedelta(seconds=120)
     request_binding: Binding = Binding.POST

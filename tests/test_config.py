@@ -11,6 +11,7 @@ from broker import create_app
 from broker.web.simulator import simulator_hm
 from config import ConfigError, Profile, load_settings
 from config.dev_keys import ensure_signing_key, generate_key_pair
+from saml.hm_metadata import MetadataError
 from tests.conftest import broker_environ
 
 SERVICE = """
@@ -97,11 +98,17 @@ def test_production_needs_the_kvk_key_only_for_services_that_require_an_establis
         ({"BROKER_SAML_CERT": "/nonexistent/cert.pem"}, "cannot read /nonexistent/cert.pem"),
         ({"BROKER_KVK_API_URL": "http://api.kvk.nl"}, "BROKER_KVK_API_URL must be an https:// URL"),
         ({"BROKER_KVK_TIMEOUT_SECONDS": "0"}, "BROKER_KVK_TIMEOUT_SECONDS must be a whole number from 1"),
+        # Metadata fetched from a URL is the root of trust: its signature must be checked.
+        ({"BROKER_HM_METADATA": "https://hm.example.nl/metadata"}, "BROKER_HM_METADATA_SIGNER must be set"),
+        ({"BROKER_HM_METADATA": "http://hm.example.nl/metadata"}, "must be an https:// URL or a file"),
+        ({"BROKER_HM_METADATA_SIGNER": "/nonexistent/signer.pem"}, "is not a file"),
+        ({"BROKER_HM_METADATA_SIGNER": "{folder}/hm.xml"}, "holds no PEM certificate"),
     ],
 )
 def test_production_refuses_what_is_missing_or_unsafe(
     tmp_path: Path, overrides: dict[str, str], message: str
 ) -> None:
+    overrides = {name: value.format(folder=tmp_path) for name, value in overrides.items()}
     with pytest.raises(ConfigError, match=message.replace("+", r"\+").replace(".", r"\.")):
         load_settings(production_environ(tmp_path, **overrides))
 
@@ -196,6 +203,25 @@ def test_production_has_no_test_login_and_no_simulator(tmp_path: Path, settings_
     assert client.get("/saml/test-login").status_code == 404
     assert client.get("/simulator/metadata").status_code == 404
     assert client.get("/saml/metadata").status_code == 200
+
+
+@pytest.mark.parametrize("signed_by_the_hm", [True, False], ids=["hm-certificate", "another-certificate"])
+def test_the_hm_metadata_must_verify_with_the_configured_signer(
+    tmp_path: Path, settings_for_hm: Path, signed_by_the_hm: bool
+) -> None:
+    hm = simulator_hm(load_settings(broker_environ(tmp_path / "hm")))
+    signer = tmp_path / "hm-signer.pem"
+    signer.write_bytes(hm.key.cert_pem if signed_by_the_hm else generate_key_pair("not the HM").cert_pem)
+    environ = production_environ(
+        tmp_path, BROKER_HM_METADATA=str(settings_for_hm), BROKER_HM_METADATA_SIGNER=str(signer)
+    )
+    environ["BROKER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'p.sqlite3'}"
+    settings = load_settings(environ)
+    if signed_by_the_hm:
+        assert create_app(settings).test_client().get("/saml/metadata").status_code == 200
+    else:
+        with pytest.raises(MetadataError, match="HM metadata signature"):
+            create_app(settings)
 
 
 @pytest.fixture

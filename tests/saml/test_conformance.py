@@ -21,10 +21,11 @@ from broker import models
 from broker.extensions import db
 from broker.upstream import Upstream
 from config import KeyPair, Registry, SamlSettings, Service
+from config.dev_keys import generate_key_pair
 from saml import relay_state
 from saml.artifact import parse_artifact
 from saml.errors import Reason, SamlError
-from saml.hm_metadata import parse_metadata
+from saml.hm_metadata import MetadataError, parse_metadata
 from saml.identifiers import IdentifierType
 from saml.loa import LevelOfAssurance
 from saml.signature import register_ids, verify
@@ -212,3 +213,18 @@ def test_tampered_copies_are_refused(app, samples, sample_settings, pending, tam
 def test_recorded_artifact_names_the_recorded_hm(samples):
     idp = parse_metadata((samples / "hm-metadata.xml").read_bytes(), INSIDE_WINDOW)
     assert parse_artifact(ARTIFACT).source_id == idp.source_id
+
+
+def test_the_recorded_metadata_verifies_with_its_signer_and_not_tampered(samples: Path) -> None:
+    """The HM signs its metadata; with BROKER_HM_METADATA_SIGNER its signature is checked."""
+    data = (samples / "hm-metadata.xml").read_bytes()
+    idp = parse_metadata(data, INSIDE_WINDOW)
+    signer = idp.signing_certificates[0]  # Signicat signs its metadata with its signing key
+    assert parse_metadata(data, INSIDE_WINDOW, (signer,)).entity_id == HM
+    # Pointing artifact resolution elsewhere breaks the signature.
+    tampered = data.replace(b"/broker/sp/saml/ars", b"/elsewhere/ars")
+    with pytest.raises(MetadataError, match="HM metadata signature"):
+        parse_metadata(tampered, INSIDE_WINDOW, (signer,))
+    other = generate_key_pair("not the HM").cert_pem
+    with pytest.raises(MetadataError, match="HM metadata signature"):
+        parse_metadata(data, INSIDE_WINDOW, (other,))
