@@ -98,6 +98,9 @@ class CodeGrant(AuthorizationCodeGrant):
         if "openid" not in (self.request.payload.scope or "").split():
             # An OpenID provider only: a plain OAuth request has nothing to give (Core §3.1.2.1).
             raise InvalidScopeError("scope must include openid", redirect_uri=redirect_uri)
+        if self.request.payload.data.get("response_mode", "query") != "query":
+            # A client that asked for form_post must not get its code in a URL it meant to avoid.
+            raise InvalidRequestError("response_mode must be query", redirect_uri=redirect_uri)
         for parameter, refusal in _UNSUPPORTED.items():
             # Ignored, what a client put there (a higher acr_values, say) would silently not apply.
             if parameter in self.request.payload.data:

@@ -165,6 +165,9 @@ def test_an_untrusted_redirect_uri_gets_a_page(
         ("ind-portal", {"request": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}, "request_not_supported"),
         ("ind-portal", {"request_uri": "https://portal.test/request.jwt"}, "request_uri_not_supported"),
         ("ind-portal", {"registration": "{}"}, "registration_not_supported"),
+        # Discovery names query only: another response mode is refused, not quietly answered by query.
+        ("ind-portal", {"response_mode": "form_post"}, "invalid_request"),
+        ("ind-portal", {"response_mode": "fragment"}, "invalid_request"),
     ],
 )
 def test_a_bad_authorization_request_returns_an_oauth_error(
