@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from broker import create_app
+from broker.extensions import db
 from config import Registry, Settings, load_settings
 from tests.clients import write_config
 
@@ -104,6 +106,21 @@ def app(settings: Settings, clock: MovableClock) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@contextmanager
+def apps_on(settings: Settings, clock: MovableClock, count: int = 1) -> Iterator[list[Flask]]:
+    """`count` apps on `settings` (one database between them, as workers share one), migrated;
+    their connection pools closed afterwards, so a PostgreSQL database is left without sessions."""
+    apps = [create_app(settings, clock) for _ in range(count)]
+    with apps[0].app_context():
+        upgrade()
+    try:
+        yield apps
+    finally:
+        for app in apps:
+            with app.app_context():
+                db.engine.dispose()
 
 
 def migrated_app(instance: Path, clock: MovableClock, **overrides: str) -> Flask:

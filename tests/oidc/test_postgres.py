@@ -6,14 +6,10 @@ import dataclasses
 from collections.abc import Iterator
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 
-from broker import create_app
-from broker.extensions import db
 from config import Binding, Settings
-from tests.conftest import MovableClock, postgres_url
+from tests.conftest import MovableClock, apps_on, postgres_url
 from tests.oidc.portal import Portal, redirect_parameters
 
 
@@ -23,12 +19,8 @@ def pg_client(
 ) -> Iterator[FlaskClient]:
     """The app on PostgreSQL, asking to be answered over each binding in turn."""
     saml = dataclasses.replace(settings.saml, response_binding=request.param)
-    app: Flask = create_app(dataclasses.replace(settings, database_url=postgres_url(), saml=saml), clock)
-    with app.app_context():
-        upgrade()
-    yield app.test_client()
-    with app.app_context():
-        db.engine.dispose()
+    with apps_on(dataclasses.replace(settings, database_url=postgres_url(), saml=saml), clock) as (app,):
+        yield app.test_client()
 
 
 def test_a_whole_sign_in_on_postgresql(pg_client: FlaskClient) -> None:

@@ -13,14 +13,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from werkzeug.test import TestResponse
 
-from broker import create_app
-from broker.extensions import db
 from broker.kvk import stand_in
 from config import Settings
-from tests.conftest import MovableClock, postgres_url
+from tests.conftest import MovableClock, apps_on, postgres_url
 from tests.oidc.portal import Portal, redirect_parameters
 from tests.web.browser import forms
 
@@ -44,14 +41,8 @@ def workers(
     request: pytest.FixtureRequest, settings: Settings, clock: MovableClock, tmp_path: Path
 ) -> Iterator[Workers]:
     url = f"sqlite:///{tmp_path / 'shared.sqlite3'}" if request.param == "sqlite" else postgres_url()
-    shared = dataclasses.replace(settings, database_url=url)
-    apps = [create_app(shared, clock) for _ in range(2)]
-    with apps[0].app_context():
-        upgrade()
-    yield Workers(apps)
-    for app in apps:
-        with app.app_context():
-            db.engine.dispose()
+    with apps_on(dataclasses.replace(settings, database_url=url), clock, count=2) as apps:
+        yield Workers(apps)
 
 
 def test_each_step_on_another_worker_completes_the_sign_in(workers: Workers) -> None:
