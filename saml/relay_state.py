@@ -31,7 +31,8 @@ def unseal(relay_state: str | None, secret: bytes) -> str:
     if not relay_state or len(relay_state.encode("utf-8")) > MAX_BYTES or relay_state.count(".") != 1:
         raise SamlError(Reason.RELAY_STATE_INVALID, "RelayState missing or malformed")
     reference, mac = relay_state.split(".")
-    if not hmac.compare_digest(mac, _mac(reference, secret)):
+    # Bytes: compare_digest refuses text with characters outside ASCII, which anyone can send.
+    if not hmac.compare_digest(mac.encode("utf-8"), _mac(reference, secret).encode("ascii")):
         raise SamlError(Reason.RELAY_STATE_INVALID, "RelayState integrity check failed")
     return reference
 

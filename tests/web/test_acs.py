@@ -199,6 +199,12 @@ def test_a_response_after_the_request_expired_is_refused(
         ("", "relay_state_invalid"),
         ("x" * 81, "relay_state_invalid"),
         ("forged.reference", "relay_state_invalid"),
+        # Text outside ASCII in either half: compared as bytes, refused like any forgery.
+        ("réf.mäc", "relay_state_invalid"),
+        (
+            "reference.\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9",
+            "relay_state_invalid",
+        ),
     ],
 )
 def test_a_missing_forged_or_oversize_relay_state_is_refused(
@@ -213,6 +219,17 @@ def test_a_missing_forged_or_oversize_relay_state_is_refused(
         fields["RelayState"] = relay_state
     page = client.post(local(form.action), data=fields)
     assert (page.status_code, refusal_code(page)) == (400, code)
+
+
+def test_a_non_ascii_relay_state_with_an_artifact_is_refused(client: FlaskClient) -> None:
+    (form,) = forms(start(client))
+    action = local(form.action)
+    at_hm = client.post(action + ("&" if "?" in action else "?") + "action=login", data=form.fields)
+    assert at_hm.status_code in (302, 303)
+    query = dict(parse_qsl(urlsplit(at_hm.headers["Location"]).query))
+    query["RelayState"] = "ünïcode.mäc"
+    page = client.get(f"/saml/acs?{urlencode(query)}")
+    assert (page.status_code, refusal_code(page)) == (400, "relay_state_invalid")
 
 
 def test_a_relay_state_from_another_sign_in_does_not_carry_its_response(post_client: FlaskClient) -> None:
