@@ -78,17 +78,14 @@ class Upstream:
         secret = hashlib.sha256(b"eh-broker relay-state\0" + secret_key.encode("utf-8")).digest()
         return cls(settings, idp, transport, clock, secret, registry)
 
-    def start(
-        self, service: Service, purpose: str, minimum_level: LevelOfAssurance | None = None
-    ) -> OutgoingRequest:
-        """Store a new request for `service` and build the AuthnRequest that carries it.
+    def start(self, service: Service, purpose: str) -> OutgoingRequest:
+        """Store a new request for `service` and build the AuthnRequest that carries it; the answer
+        must reach the service's level (the catalogue fixes it: the request asks nothing else).
 
         The caller commits, together with whatever the request belongs to.
         """
         now = self.clock()
-        level = max(
-            minimum_level or LevelOfAssurance(service.minimum_loa), LevelOfAssurance(service.minimum_loa)
-        )
+        level = LevelOfAssurance(service.minimum_loa)
         reference = relay_state.new_reference()
         request_id = self.new_id()
         models.add_request(

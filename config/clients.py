@@ -52,6 +52,9 @@ class Client:
     scopes: tuple[str, ...]
     id_token_signed_response_alg: str = "RS256"  # noqa: S105 (an algorithm name)
     access_token_format: str = "opaque"  # noqa: S105 (a format name)
+    # PKCE (S256) for every client, as the NL GOV Assurance profile requires; a confidential
+    # client may be let off for a legacy portal or a conformance test run.
+    require_pkce: bool = True
 
     @property
     def public(self) -> bool:
@@ -126,7 +129,16 @@ class _Entry:
             scopes=scopes,
             id_token_signed_response_alg=self.choice("id_token_signed_response_alg", SIGNING_ALGS, "RS256"),
             access_token_format=self.choice("access_token_format", ACCESS_TOKEN_FORMATS, "opaque"),
+            require_pkce=self.require_pkce(method),
         )
+
+    def require_pkce(self, method: str) -> bool:
+        value = self.get("require_pkce", True)
+        if not isinstance(value, bool):
+            raise self.fail("require_pkce", "must be true or false")
+        if not value and method == "none":
+            raise self.fail("require_pkce", "cannot be false for a public client: PKCE is what protects it")
+        return value
 
     def no(self, field: str, method: str) -> None:
         names = {"secret": ("secret", "secret_sha256", "secret_env"), "jwks": ("jwks", "jwks_file")}[field]

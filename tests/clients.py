@@ -92,6 +92,11 @@ clients:
     service: ind-labour-sponsors
     redirect_uris: [{REDIRECT}]
     secret: {SECRET}
+  - client_id: legacy-no-pkce
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    secret: {SECRET}
+    require_pkce: false
 """
 
 

@@ -28,17 +28,21 @@ class StoredAuthorizationRequest(OAuth2Request):
         return {}
 
 
-def requested_level(acr_values: str | None, service: Service) -> LevelOfAssurance:
-    """The level to ask the HM for: the service's minimum, raised by `acr_values`, never lowered.
+def unmet_acr_values(acr_values: str | None, service: Service) -> str | None:
+    """Why `service` cannot meet `acr_values`, or None when it can.
 
-    `acr_values` lists acceptable levels (OpenID Connect Core §3.1.2.1); the lowest known one
-    is what the client accepts. Unknown values are ignored, as the claim is voluntary.
+    `acr_values` lists the levels a client accepts (OpenID Connect Core §3.1.2.1); the lowest
+    known one is what it needs. The service catalogue fixes the level the HM authenticates at, so
+    a request may ask for that level or less, never more: asking more is refused before the user
+    signs in, not after. Values that are no eHerkenning level are ignored, as the claim is voluntary.
     """
-    minimum = LevelOfAssurance(service.minimum_loa)
     known = []
     for uri in (acr_values or "").split():
         try:
             known.append(LevelOfAssurance.from_uri(uri))
         except SamlError:
             continue
-    return max(minimum, min(known)) if known else minimum
+    offered = LevelOfAssurance(service.minimum_loa)
+    if known and min(known) > offered:
+        return f"acr_values asks for more than this client's service offers ({offered.uri})"
+    return None

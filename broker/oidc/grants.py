@@ -25,7 +25,7 @@ from sqlalchemy import Row
 
 from broker import models
 from broker.extensions import db
-from broker.oidc.authorization import StoredAuthorizationRequest
+from broker.oidc.authorization import StoredAuthorizationRequest, unmet_acr_values
 from broker.oidc.claims import released
 from broker.oidc.clients import OidcClient
 from broker.oidc.provider import Provider, digest
@@ -101,6 +101,9 @@ class CodeGrant(AuthorizationCodeGrant):
         if self.request.payload.data.get("response_mode", "query") != "query":
             # A client that asked for form_post must not get its code in a URL it meant to avoid.
             raise InvalidRequestError("response_mode must be query", redirect_uri=redirect_uri)
+        unmet = unmet_acr_values(self.request.payload.data.get("acr_values"), self.request.client.service)
+        if unmet is not None:
+            raise InvalidRequestError(unmet, redirect_uri=redirect_uri)
         for parameter, refusal in _UNSUPPORTED.items():
             # Ignored, what a client put there (a higher acr_values, say) would silently not apply.
             if parameter in self.request.payload.data:
@@ -146,7 +149,8 @@ class CodeGrant(AuthorizationCodeGrant):
 
 
 class S256CodeChallenge(CodeChallenge):
-    """PKCE (RFC 7636) with S256 only: required for public clients, honoured for all."""
+    """PKCE (RFC 7636) with S256 only, required of every client unless its entry says
+    `require_pkce: false` (the NL GOV Assurance profile; RFC 9700 §2.1.1)."""
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012 (authlib's interface)
 
@@ -156,8 +160,8 @@ class S256CodeChallenge(CodeChallenge):
         if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
             # Without a method RFC 7636 means "plain", which we refuse (RFC 9700 §2.1.1).
             raise InvalidRequestError("code_challenge_method must be S256", redirect_uri=redirect_uri)
-        if not data.get("code_challenge") and grant.request.client.config.public:
-            raise InvalidRequestError("a public client must use PKCE (S256)", redirect_uri=redirect_uri)
+        if not data.get("code_challenge") and grant.request.client.config.require_pkce:
+            raise InvalidRequestError("code_challenge is required (PKCE, S256)", redirect_uri=redirect_uri)
 
 
 class OpenIdCode(OpenIDCode):

@@ -24,7 +24,6 @@ from broker.decide import (
 )
 from broker.extensions import db
 from broker.models.statements import without_transaction
-from broker.oidc.authorization import requested_level
 from broker.oidc.claims import SCOPE_CLAIMS, released, sign_in_claims
 from broker.oidc.clients import OidcClient
 from broker.runtime import BrokerRuntime, runtime
@@ -102,9 +101,7 @@ def authorize() -> BaseResponse | tuple[str, int]:
     client: OidcClient = grant.request.client
     service = client.service
     now = state.upstream.clock()
-    outgoing = state.upstream.start(
-        service, AUTHORIZE, requested_level(request.values.get("acr_values"), service)
-    )
+    outgoing = state.upstream.start(service, AUTHORIZE)
     models.add_authorization(
         secrets.token_urlsafe(24),
         client.get_client_id(),
@@ -166,9 +163,8 @@ def _answer_client(
         establishment=EstablishmentPolicy(service.establishment),
         sponsor_categories=frozenset(SponsorCategory(c) for c in service.sponsor_categories),
     )
-    required = requested_level(parameters.get("acr_values"), service)
     identity = outcome.validated.identity
-    decision = decide(identity, policy, required, _sponsor_register(identity, policy))
+    decision = decide(identity, policy, policy.minimum_level, _sponsor_register(identity, policy))
     log.info(
         "decision client=%s service=%s outcome=%s", client.get_client_id(), service.slug, _summary(decision)
     )

@@ -45,7 +45,8 @@ class Portal:
             "state": self.state,
             "nonce": self.nonce,
         }
-        if self.verifier is None and "code_challenge" not in extra:
+        if "code_challenge" not in extra:
+            # A fresh verifier for every authorization, as a portal makes one (every client uses PKCE).
             self.verifier, challenge = pkce()
             params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
         params |= extra

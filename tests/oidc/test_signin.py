@@ -17,6 +17,7 @@ from tests.web.browser import forms
 
 LOA3 = "urn:etoegang:core:assurance-class:loa3"
 LOA4 = "urn:etoegang:core:assurance-class:loa4"
+LOA2PLUS = "urn:etoegang:core:assurance-class:loa2plus"
 
 
 def signed_in(portal: Portal, **choices: str) -> dict:
@@ -156,6 +157,9 @@ def test_an_untrusted_redirect_uri_gets_a_page(
     ("client_id", "extra", "error"),
     [
         ("olo-public", {"code_challenge": ""}, "invalid_request"),
+        # PKCE for every client, confidential ones too (NL GOV Assurance profile).
+        ("ind-portal", {"code_challenge": ""}, "invalid_request"),
+        ("olo-jwt", {"code_challenge": ""}, "invalid_request"),
         ("ind-portal", {"code_challenge": pkce()[1], "code_challenge_method": "plain"}, "invalid_request"),
         ("ind-portal", {"code_challenge": pkce()[1], "code_challenge_method": ""}, "invalid_request"),
         ("ind-portal", {"response_type": "token"}, "unsupported_response_type"),
@@ -180,6 +184,13 @@ def test_a_bad_authorization_request_returns_an_oauth_error(
     assert params["state"] == portal.state
 
 
+def test_a_client_let_off_pkce_signs_in_without_it(client: FlaskClient) -> None:
+    portal = Portal(client, "legacy-no-pkce")
+    params = redirect_parameters(portal.sign_in(extra={"code_challenge": ""}))
+    assert portal.verifier is None
+    assert portal.token(params["code"]).status_code == 200
+
+
 def test_a_user_who_cancels_returns_to_the_portal_with_access_denied(client: FlaskClient) -> None:
     portal = Portal(client, "ind-portal")
     hand_off = portal.authorize()
@@ -191,11 +202,13 @@ def test_a_user_who_cancels_returns_to_the_portal_with_access_denied(client: Fla
     assert params["state"] == portal.state
 
 
-def test_acr_values_above_what_the_user_achieved_are_refused(client: FlaskClient) -> None:
+def test_acr_values_above_the_service_level_are_refused_before_the_user_signs_in(client: FlaskClient) -> None:
     portal = Portal(client, "ind-portal")
-    params = redirect_parameters(portal.sign_in(extra={"acr_values": LOA4}, loa="loa3"))
-    assert params["error"] == "access_denied"
-    assert "not strong enough" in params["error_description"]
+    params = redirect_parameters(portal.authorize(acr_values=LOA4))
+    assert params["error"] == "invalid_request"
+    # It names the level the client's service offers, so the portal's developer knows what to ask.
+    assert LOA3 in params["error_description"]
+    assert params["state"] == portal.state
 
 
 def test_an_earlier_sign_in_the_hm_kept_is_refused(client: FlaskClient) -> None:
@@ -217,10 +230,11 @@ def test_acr_values_never_lower_the_service_minimum(client: FlaskClient) -> None
     assert params["error"] == "access_denied"
 
 
-def test_acr_values_raise_the_level_asked_for(client: FlaskClient) -> None:
-    portal = Portal(client, "olo-public", "none")
-    tokens = signed_in(portal, extra={"acr_values": LOA4}, loa="loa4")
-    assert portal.verify(tokens["id_token"])["acr"] == LOA4
+@pytest.mark.parametrize("acr_values", [LOA3, f"{LOA4} {LOA3}", "urn:example:unknown", f"{LOA2PLUS}"])
+def test_acr_values_the_service_can_meet_are_accepted(client: FlaskClient, acr_values: str) -> None:
+    portal = Portal(client, "ind-portal")
+    tokens = signed_in(portal, extra={"acr_values": acr_values}, loa="loa3")
+    assert portal.verify(tokens["id_token"])["acr"] == LOA3
 
 
 # --- the token endpoint ---------------------------------------------------------------------------
