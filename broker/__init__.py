@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 from flask import Flask, Response, request
 
-from broker import cli, database, kvk
+from broker import cli, database, kvk, logsafe
 from broker.extensions import db, migrate
 from broker.handelsregister import Handelsregister
 from broker.kvk import stand_in as kvk_stand_in
@@ -138,6 +138,8 @@ def _kvk_transport(settings: Settings) -> kvk.KvkTransport:
 
 
 def _configure_logging(app: Flask) -> None:
+    # Request data in the broker's log lines is escaped and cut, whoever configured the handlers.
+    logsafe.install()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app.logger.setLevel(logging.INFO)
