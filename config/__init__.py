@@ -6,6 +6,7 @@ from config.registry import ConfigFile, Registry
 from config.settings import (
     Binding,
     ConfigError,
+    DataEncryption,
     KeyPair,
     KvkSettings,
     NextKey,
@@ -19,6 +20,7 @@ __all__ = [
     "Binding",
     "ConfigError",
     "ConfigFile",
+    "DataEncryption",
     "KeyPair",
     "KvkSettings",
     "NextKey",

@@ -14,8 +14,10 @@ from cryptography import x509
 from config.dev_keys import ensure_key_pair, ensure_signing_key
 from config.registry import ConfigFile
 from config.settings import (
+    GCM_ONLY,
     Binding,
     ConfigError,
+    DataEncryption,
     KeyPair,
     KvkSettings,
     NextKey,
@@ -151,6 +153,7 @@ def _saml(env: _Env, instance: Path, production: bool, simulator: bool) -> SamlS
         response_binding=_binding(env, "BROKER_SAML_RESPONSE_BINDING", "artifact", {"artifact", "post"}),
         max_message_bytes=env.integer("BROKER_SAML_MAX_BYTES", 256 * 1024, 4096, 4 * 1024 * 1024),
         organisation_name=env.get("BROKER_ORGANISATION_NAME", "eh-broker"),
+        data_encryption=_data_encryption(env),
         organisation_url=env.get("BROKER_ORGANISATION_URL", base_url),
         contact_email=env.get("BROKER_CONTACT_EMAIL", ""),
     )
@@ -247,6 +250,18 @@ def _binding(env: _Env, name: str, default: str, allowed: set[str]) -> Binding:
 
 
 _KEY_FILES = (("rs256.pem", "RS256", False), ("es256.pem", "ES256", False))
+def _data_encryption(env: _Env) -> frozenset[DataEncryption]:
+    """The ciphers named in BROKER_SAML_DATA_ENCRYPTION (comma-separated short names)."""
+    name = "BROKER_SAML_DATA_ENCRYPTION"
+    known = {cipher.short_name: cipher for cipher in DataEncryption}
+    raw = env.get(name, ",".join(sorted(cipher.short_name for cipher in GCM_ONLY)))
+    named = [part.strip().lower() for part in raw.split(",")]
+    if any(part not in known for part in named):
+        names = ", ".join(known)
+        raise ConfigError(f"{name} must name one or more of {names}, separated by commas, not {raw!r}")
+    return frozenset(known[part] for part in named)
+
+
 _NEXT_KEY_FILES = (("next-rs256.pem", "RS256"), ("next-es256.pem", "ES256"))
 
 

@@ -35,6 +35,31 @@ class Binding(enum.StrEnum):
     SOAP = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP"
 
 
+class DataEncryption(enum.StrEnum):
+    """Ciphers an HM may encrypt assertions and identifiers with (xmlenc-core, xmlenc-core1).
+
+    Named in `BROKER_SAML_DATA_ENCRYPTION` by `short_name`. CBC is unauthenticated (open to
+    padding oracles, as xmlenc-core1 warns): accepted only where an operator names it.
+    """
+
+    AES128_GCM = "http://www.w3.org/2009/xmlenc11#aes128-gcm"
+    AES256_GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+    AES128_CBC = "http://www.w3.org/2001/04/xmlenc#aes128-cbc"
+    AES256_CBC = "http://www.w3.org/2001/04/xmlenc#aes256-cbc"
+
+    @property
+    def short_name(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+    @property
+    def key_bytes(self) -> int:
+        return 16 if self.name.startswith("AES128") else 32
+
+
+# AES-GCM only, unless the operator names more.
+GCM_ONLY = frozenset({DataEncryption.AES128_GCM, DataEncryption.AES256_GCM})
+
+
 @dataclass(frozen=True)
 class KeyPair:
     """A private key and its certificate, both PEM."""
@@ -91,6 +116,8 @@ class SamlSettings:
     response_binding: Binding = Binding.ARTIFACT
     request_lifetime: timedelta = timedelta(minutes=15)
     max_message_bytes: int = 256 * 1024
+    # The ciphers EncryptedAssertion and EncryptedID data may use; key transport is RSA-OAEP only.
+    data_encryption: frozenset[DataEncryption] = GCM_ONLY
     artifact_timeout_seconds: float = 10.0
     hm_tls_ca_bundle: Path | None = None
     organisation_name: str = "eh-broker"

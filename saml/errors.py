@@ -43,6 +43,7 @@ class Reason(enum.StrEnum):
     ASSERTION_REPLAYED = "assertion_replayed"
     # Decryption.
     DECRYPTION_FAILED = "decryption_failed"
+    ENCRYPTION_ALGORITHM = "encryption_algorithm"
     # Artifact binding (saml-bindings-2.0-os §3.6).
     ARTIFACT_INVALID = "artifact_invalid"
     ARTIFACT_SOURCE_UNKNOWN = "artifact_source_unknown"

@@ -109,7 +109,7 @@ def validate_response(
         )
 
     def decrypt(encrypted_id: etree._Element) -> etree._Element:
-        return encryption.decrypt(encrypted_id, settings.keys_at(now), settings.entity_id)
+        return encryption.decrypt(encrypted_id, settings, now)
 
     facts = AssertionFacts(name_id, level, authn_instant, idp.entity_id)
     identity = read_identity(assertion, facts, decrypt)
@@ -162,7 +162,7 @@ def _the_assertion(response: etree._Element, settings: SamlSettings, now: dateti
         raise SamlError(Reason.ASSERTION_COUNT, "Response must carry exactly one top-level assertion")
     if plain:
         return plain[0]
-    assertion = encryption.decrypt(encrypted[0], settings.keys_at(now), settings.entity_id)
+    assertion = encryption.decrypt(encrypted[0], settings, now)
     if assertion.tag != qname("saml", "Assertion"):
         raise SamlError(Reason.DECRYPTION_FAILED, "EncryptedAssertion does not hold an Assertion")
     # The decrypted assertion is new to the document: its IDs must be unique and resolvable too.

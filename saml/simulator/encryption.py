@@ -20,13 +20,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from config import DataEncryption
 from saml.keys import key_name
 from saml.xml import NS, new_id, qname
 
 _NSMAP = {"saml": NS["saml"], "xenc": NS["xenc"], "ds": NS["ds"]}
 _XENC = ElementMaker(namespace=NS["xenc"], nsmap=_NSMAP)
 _DS = ElementMaker(namespace=NS["ds"], nsmap=_NSMAP)
-AES256_GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
 RSA_OAEP_MGF1P = "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"
 ELEMENT = "http://www.w3.org/2001/04/xmlenc#Element"
 # rsa-oaep-mgf1p fixes SHA-1 for OAEP's digest and mask (xmlenc-core §5.4.2), as HMs send it; OAEP
@@ -57,7 +57,8 @@ def encrypt(plaintext: bytes, container: str, recipients: Sequence[Recipient]) -
     wrapper = etree.Element(container, nsmap=_NSMAP)
     wrapper.append(
         _XENC.EncryptedData(
-            _XENC.EncryptionMethod(Algorithm=AES256_GCM),
+            # AES-256-GCM: one of the ciphers the broker accepts by default.
+            _XENC.EncryptionMethod(Algorithm=DataEncryption.AES256_GCM.value),
             _DS.KeyInfo(_DS.KeyName(carried_name)),
             _cipher_data(nonce + AESGCM(session_key).encrypt(nonce, plaintext, None)),
             Id=data_id,

@@ -501,13 +501,14 @@ def test_a_value_for_several_recipients_opens_for_each_with_its_own_key(
     post = dataclasses.replace(settings, response_binding=Binding.POST)
     request = receive(post, idp, hm, sp)
     delivery = respond(hm, sp, request, Scenario(kvk_number="24680135"), NOW, shape)
-    for keys, entity_id in (((other_key,), OTHER_PARTY), (settings.keys_at(NOW), settings.entity_id)):
+    other_party = dataclasses.replace(settings, key=other_key, next_key=None, entity_id=OTHER_PARTY)
+    for party in (other_party, settings):
         legal = legal_subject(parse(delivery.response).find("saml:Assertion", NS))
         assert [k.get("Recipient") for k in legal.findall(qname("xenc", "EncryptedKey"))] == [
             settings.entity_id,
             OTHER_PARTY,
         ]
-        assert encryption.decrypt(legal, keys, entity_id).text == "24680135"
+        assert encryption.decrypt(legal, party, NOW).text == "24680135"
     identity = validate_response(
         decode_post_response(delivery.fields["SAMLResponse"], settings.max_message_bytes),
         post,
@@ -525,7 +526,7 @@ def test_a_value_only_for_another_party_is_not_ours(
     foreign = dataclasses.replace(sp, certificates=(other_key.cert_pem,), entity_id=OTHER_PARTY)
     assertion = build_assertion(hm, foreign, request, Scenario(), NOW)
     with pytest.raises(SamlError) as refused:
-        encryption.decrypt(legal_subject(assertion), settings.keys_at(NOW), settings.entity_id)
+        encryption.decrypt(legal_subject(assertion), settings, NOW)
     assert refused.value.reason is Reason.DECRYPTION_FAILED
 
 
