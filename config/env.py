@@ -152,8 +152,8 @@ def _saml(env: _Env, instance: Path, production: bool, simulator: bool) -> SamlS
         request_binding=_binding(env, "BROKER_SAML_REQUEST_BINDING", "post", {"post", "redirect"}),
         response_binding=_binding(env, "BROKER_SAML_RESPONSE_BINDING", "artifact", {"artifact", "post"}),
         max_message_bytes=env.integer("BROKER_SAML_MAX_BYTES", 256 * 1024, 4096, 4 * 1024 * 1024),
-        organisation_name=env.get("BROKER_ORGANISATION_NAME", "eh-broker"),
         data_encryption=_data_encryption(env),
+        organisation_name=env.get("BROKER_ORGANISATION_NAME", "eh-broker"),
         organisation_url=env.get("BROKER_ORGANISATION_URL", base_url),
         contact_email=env.get("BROKER_CONTACT_EMAIL", ""),
     )
@@ -249,7 +249,6 @@ def _binding(env: _Env, name: str, default: str, allowed: set[str]) -> Binding:
     return _BINDINGS[raw]
 
 
-_KEY_FILES = (("rs256.pem", "RS256", False), ("es256.pem", "ES256", False))
 def _data_encryption(env: _Env) -> frozenset[DataEncryption]:
     """The ciphers named in BROKER_SAML_DATA_ENCRYPTION (comma-separated short names)."""
     name = "BROKER_SAML_DATA_ENCRYPTION"
@@ -262,6 +261,7 @@ def _data_encryption(env: _Env) -> frozenset[DataEncryption]:
     return frozenset(known[part] for part in named)
 
 
+_KEY_FILES = (("rs256.pem", "RS256", False), ("es256.pem", "ES256", False))
 _NEXT_KEY_FILES = (("next-rs256.pem", "RS256"), ("next-es256.pem", "ES256"))
 
 
