@@ -11,6 +11,44 @@ from config.settings import Service
 from saml.errors import SamlError
 from saml.loa import LevelOfAssurance
 
+# The parameters the broker reads, each with the longest value it takes. Only these are kept
+# with a pending authorization; anything else a client sends counts towards the request's size.
+PARAMETER_CAPS: dict[str, int] = {
+    "response_type": 64,
+    "client_id": 64,
+    "redirect_uri": 2048,
+    "scope": 512,
+    "state": 1024,
+    "nonce": 512,
+    "code_challenge": 128,
+    "code_challenge_method": 16,
+    "response_mode": 32,
+    "acr_values": 1024,
+    "ui_locales": 256,
+    "prompt": 64,
+    "max_age": 10,
+}
+MAX_PARAMETERS = 40
+MAX_REQUEST_BYTES = 8192
+
+
+def oversized(parameters: Mapping[str, str]) -> str | None:
+    """Why an authorization request is larger than the broker takes, or None. Names the
+    parameter, never its value."""
+    for name, cap in PARAMETER_CAPS.items():
+        if len(parameters.get(name, "")) > cap:
+            return f"{name} is longer than {cap} characters"
+    if len(parameters) > MAX_PARAMETERS:
+        return f"the request has more than {MAX_PARAMETERS} parameters"
+    if sum(len(name) + len(value) for name, value in parameters.items()) > MAX_REQUEST_BYTES:
+        return f"the request's parameters are longer than {MAX_REQUEST_BYTES} characters in all"
+    return None
+
+
+def kept(parameters: Mapping[str, str]) -> dict[str, str]:
+    """The parameters to keep across the HM round trip: those the broker reads."""
+    return {name: value for name, value in parameters.items() if name in PARAMETER_CAPS}
+
 
 class StoredAuthorizationRequest(OAuth2Request):
     """An authorization request rebuilt from its stored parameters (no HTTP request behind it)."""

@@ -25,7 +25,7 @@ from sqlalchemy import Row
 
 from broker import models
 from broker.extensions import db
-from broker.oidc.authorization import StoredAuthorizationRequest, unmet_acr_values
+from broker.oidc.authorization import StoredAuthorizationRequest, oversized, unmet_acr_values
 from broker.oidc.claims import released
 from broker.oidc.clients import OidcClient
 from broker.oidc.provider import Provider, digest
@@ -95,6 +95,9 @@ class CodeGrant(AuthorizationCodeGrant):
 
     def validate_authorization_request(self) -> str:
         redirect_uri = super().validate_authorization_request()
+        too_large = oversized(self.request.payload.data)
+        if too_large is not None:
+            raise InvalidRequestError(too_large, redirect_uri=redirect_uri)
         if "openid" not in (self.request.payload.scope or "").split():
             # An OpenID provider only: a plain OAuth request has nothing to give (Core §3.1.2.1).
             raise InvalidScopeError("scope must include openid", redirect_uri=redirect_uri)

@@ -7,7 +7,7 @@ import secrets
 
 from authlib.integrations.flask_oauth2 import current_token
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 from werkzeug.wrappers import Response as BaseResponse
 
 from broker import models
@@ -24,6 +24,7 @@ from broker.decide import (
 )
 from broker.extensions import db
 from broker.models.statements import without_transaction
+from broker.oidc.authorization import PARAMETER_CAPS, kept
 from broker.oidc.claims import SCOPE_CLAIMS, released, sign_in_claims
 from broker.oidc.clients import OidcClient
 from broker.runtime import BrokerRuntime, runtime
@@ -97,6 +98,8 @@ def authorize() -> BaseResponse | tuple[str, int]:
     try:
         grant = state.authorization.get_consent_grant(end_user=None)
     except OAuth2Error as error:
+        if len(error.state or "") > PARAMETER_CAPS["state"]:
+            error.state = None  # refused for its length: not echoed into a redirect either
         return refuse(error)
     client: OidcClient = grant.request.client
     service = client.service
@@ -105,7 +108,7 @@ def authorize() -> BaseResponse | tuple[str, int]:
     models.add_authorization(
         secrets.token_urlsafe(24),
         client.get_client_id(),
-        request.values.to_dict(),
+        kept(grant.request.payload.data),
         outgoing.request_id,
         now,
         state.provider.settings.authorization_lifetime,
