@@ -30,7 +30,18 @@ Clock = Callable[[], datetime]
 # Refusals that are the HM's genuine, final word on a request (a status, or a signed assertion
 # that does not qualify): the request is used up and the client hears why.
 FINAL_REASONS = frozenset(
-    {Reason.LOA_TOO_LOW, Reason.LOA_UNKNOWN, Reason.SERVICE_MISMATCH, Reason.AUTHN_NOT_FRESH}
+    {
+        Reason.LOA_TOO_LOW,
+        Reason.LOA_UNKNOWN,
+        Reason.SERVICE_MISMATCH,
+        Reason.AUTHN_NOT_FRESH,
+        # Read from an assertion whose signature, issuer, subject and conditions all held: what it
+        # says (or lacks) is the HM's word, and it will not say otherwise for this request.
+        Reason.SERVICE_MISSING,
+        Reason.ATTRIBUTE_INVALID,
+        Reason.LEGAL_SUBJECT_MISSING,
+        Reason.ACTING_SUBJECT_MISSING,
+    }
 )
 
 

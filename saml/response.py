@@ -105,7 +105,11 @@ def validate_response(
         raise SamlError(
             Reason.LOA_TOO_LOW,
             f"{level.value} below required {expected.minimum_level.value}",
-            shown={"level": expected.minimum_level.label},
+            shown={
+                "level": expected.minimum_level.label,
+                "achieved": level.uri,
+                "needed": expected.minimum_level.uri,
+            },
         )
 
     def decrypt(encrypted_id: etree._Element) -> etree._Element:

@@ -196,6 +196,15 @@ def explanation_for(reason: Reason) -> Explanation:
     return EXPLANATIONS.get(reason, _BROKEN)
 
 
+def hm_refusal_description(error: SamlError) -> str:
+    """The `error_description` a portal gets when the HM's answer ends a sign-in: the stable
+    reason code, what it means, and the levels where the level was too low."""
+    description = f"{error.reason.value}: {explanation_for(error.reason).title_en}"
+    if "achieved" in error.shown and "needed" in error.shown:
+        description += f"; achieved {error.shown['achieved']}, needed {error.shown['needed']}"
+    return description
+
+
 def refusal_page(error: SamlError, **values: str) -> tuple[str, int]:
     """Log a refused SAML message and render the page for it."""
     reference = secrets.token_hex(6)

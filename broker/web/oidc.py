@@ -32,7 +32,7 @@ from broker.upstream import Answer, Refusal
 from broker.web import establishment
 from broker.web.answer import authorization, deny, issue_code, refuse
 from broker.web.cors import cross_origin
-from broker.web.errors import explanation_for
+from broker.web.errors import hm_refusal_description
 from broker.web.hand_off import hand_off
 from saml.errors import Reason, SamlError
 from saml.identity import EherkenningIdentity
@@ -155,9 +155,17 @@ def _answer_client(
     except OAuth2Error as error:
         return refuse(error)
     client = authorized.client
-    if isinstance(outcome, Refusal):
-        return deny(authorized, explanation_for(outcome.error.reason).title_en)
     service = client.service
+    if isinstance(outcome, Refusal):
+        error = outcome.error
+        log.info(
+            "sign-in refused by the hm reason=%s client=%s service=%s detail=%s",
+            error.reason.value,
+            client.get_client_id(),
+            service.slug,
+            error.detail,
+        )
+        return deny(authorized, hm_refusal_description(error))
     policy = ServicePolicy(
         service_uuid=service.uuid,
         service_id=state.settings.saml.service_id(service),
@@ -172,7 +180,7 @@ def _answer_client(
         "decision client=%s service=%s outcome=%s", client.get_client_id(), service.slug, _summary(decision)
     )
     if isinstance(decision, Refused):
-        return deny(authorized, decision.detail)
+        return deny(authorized, f"{decision.reason.value}: {decision.detail}")
     claims = sign_in_claims(decision, client.get_client_id(), state.provider.settings.subject_salt)
     if decision.lookup is not None:
         # The service requires an establishment the mandate does not fix (or the register must confirm).
