@@ -21,6 +21,13 @@ SERVICE = """
     minimum_loa: loa3
     name: {nl: Vergunningen, en: Permits}
 """
+CLIENT = f"""
+clients:
+  - client_id: portal
+    service: permits
+    redirect_uris: [https://portal.test/callback]
+    secret: {"x" * 32}
+"""
 
 
 def production_environ(folder: Path, **overrides: str) -> dict[str, str]:
@@ -163,6 +170,15 @@ def test_the_next_key_needs_a_time_zone(tmp_path: Path) -> None:
         (
             f"services:{SERVICE}    profile: olo\n    mandates: [own_company]\n",
             "field 'mandates' must include own_company, representative for profile olo",
+        ),
+        (
+            f"services:{SERVICE}{CLIENT}    require_pkce: 'no'\n",
+            r"clients\[0\] \(portal\): field 'require_pkce' must be true or false",
+        ),
+        (
+            f"services:{SERVICE}{CLIENT.replace('secret: ' + 'x' * 32, 'token_endpoint_auth_method: none')}"
+            "    require_pkce: false\n",
+            r"clients\[0\] \(portal\): field 'require_pkce' cannot be false for a public client",
         ),
     ],
 )
