@@ -20,6 +20,7 @@ from broker.decide import (
     RegisterLookup,
     Settled,
     check_restriction,
+    register_day,
     settle,
 )
 from broker.kvk import KvkClient, KvkError, KvkFailure, parse_establishments, parse_profile
@@ -76,8 +77,10 @@ def settle_from_register(register: Handelsregister, lookup: RegisterLookup) -> S
 
     Raises KvkError when the register cannot be read now (and nothing cached stands in).
     """
+    # An establishment whose end date is today or gone by has stopped; one still to come has not.
+    today = register_day(register.clock())
     if lookup.restriction is not None:
-        return check_restriction(lookup, register.profile(lookup.restriction))
+        return check_restriction(lookup, register.profile(lookup.restriction), today)
     try:
         found = register.establishments(lookup.kvk_number)
     except KvkError as error:
@@ -87,4 +90,4 @@ def settle_from_register(register: Handelsregister, lookup: RegisterLookup) -> S
             RefusalReason.COMPANY_NOT_IN_REGISTER,
             f"the Handelsregister has no establishments for KvK number {lookup.kvk_number}",
         )
-    return settle(lookup.kvk_number, found)
+    return settle(lookup.kvk_number, found, today)

@@ -134,7 +134,7 @@ def test_a_pending_choice_is_offered_and_used_once(store_app):
         lookup=RegisterLookup("12345678"),
         options=None,
     )
-    offered = (RegisteredEstablishment("000052460101", "12345678", "Bakkerij", True, "Oudegracht 12", True),)
+    offered = (RegisteredEstablishment("000052460101", "12345678", "Bakkerij", True, "Oudegracht 12"),)
     with store_app.app_context():
         models.add_choice(choice, now, timedelta(minutes=15))
         db.session.commit()

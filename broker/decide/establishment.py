@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from broker.decide.refusal import RefusalReason, Refused
 
@@ -39,14 +40,21 @@ class Establishment:
 
 @dataclass(frozen=True)
 class RegisteredEstablishment:
-    """One vestiging as the Handelsregister describes it."""
+    """One vestiging as the Handelsregister describes it; `ended` is its `datumEinde`, if any."""
 
     number: str
     kvk_number: str
     trade_name: str
     main: bool
     address: str
-    active: bool
+    ended: date | None = None
+
+    def active_on(self, day: date) -> bool:
+        """Whether it still runs on `day` (a Dutch calendar day): stopped means ended on or before it.
+
+        An end date still to come (KvK registers a planned stop ahead) leaves it active until then.
+        """
+        return self.ended is None or self.ended > day
 
 
 @dataclass(frozen=True)
@@ -80,13 +88,13 @@ def no_establishment(kvk_number: str) -> Establishment:
     return Establishment(NO_ESTABLISHMENT_PREFIX + kvk_number, EstablishmentSource.NO_ESTABLISHMENT)
 
 
-def settle(kvk_number: str, establishments: Sequence[RegisteredEstablishment]) -> Settled:
-    """Settle the establishment of `kvk_number` from its establishments in the register.
+def settle(kvk_number: str, establishments: Sequence[RegisteredEstablishment], day: date) -> Settled:
+    """Settle the establishment of `kvk_number` from its establishments in the register, on `day`.
 
     None active: `0000` + KvK. Exactly one: that one, without asking. Several: the user picks
     among the active ones (the main establishment first).
     """
-    active = [e for e in establishments if e.active and e.kvk_number == kvk_number]
+    active = [e for e in establishments if e.active_on(day) and e.kvk_number == kvk_number]
     if not active:
         return no_establishment(kvk_number)
     if len(active) == 1:
@@ -94,8 +102,8 @@ def settle(kvk_number: str, establishments: Sequence[RegisteredEstablishment]) -
     return EstablishmentChoice(tuple(sorted(active, key=lambda e: (not e.main, e.trade_name, e.number))))
 
 
-def check_restriction(lookup: RegisterLookup, profile: RegisteredEstablishment | None) -> Settled:
-    """A mandate's restriction against the register: it must be an active establishment of the company.
+def check_restriction(lookup: RegisterLookup, profile: RegisteredEstablishment | None, day: date) -> Settled:
+    """A mandate's restriction against the register: an establishment of the company, active on `day`.
 
     `profile` is the register's vestigingsprofiel of the restriction, None when it knows none.
     """
@@ -106,7 +114,7 @@ def check_restriction(lookup: RegisterLookup, profile: RegisteredEstablishment |
             RefusalReason.ESTABLISHMENT_NOT_OF_COMPANY,
             f"establishment {restriction} is not one of KvK number {lookup.kvk_number}",
         )
-    if not profile.active:
+    if not profile.active_on(day):
         return Refused(RefusalReason.ESTABLISHMENT_STOPPED, f"establishment {restriction} has stopped")
     return Establishment(restriction, EstablishmentSource.MANDATE)
 

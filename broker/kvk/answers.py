@@ -2,13 +2,15 @@
 
 Shapes (DOMAIN.md, "KvK Handelsregister API"): `basisprofielen/{kvkNummer}/vestigingen` lists the
 company's current establishments; `vestigingsprofielen/{vestigingsnummer}` describes one, with
-`materieleRegistratie.datumEinde` set once it has stopped. Anything else is `MALFORMED`.
+`materieleRegistratie.datumEinde` set when it stops (a day to come, for a stop registered ahead,
+or one gone by). Anything else is `MALFORMED`.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import Any
 
 from broker.decide import RegisteredEstablishment
@@ -17,7 +19,7 @@ from saml.identifiers import is_establishment_number, is_kvk_number
 
 _MAIN = {"Ja": True, "Nee": False}
 # YYYYMMDD; KvK writes zeros for the parts it does not know.
-_DATE = re.compile(r"\d{8}")
+_DATE = re.compile(r"[0-9]{8}")
 
 
 def parse_establishments(body: bytes, kvk_number: str) -> tuple[RegisteredEstablishment, ...]:
@@ -48,7 +50,7 @@ def parse_profile(body: bytes, number: str) -> RegisteredEstablishment:
         trade_name=_text(document, "eersteHandelsnaam", ""),
         main=_main(document),
         address=_first_address(document),
-        active=not _ended(registration.get("datumEinde")),
+        ended=_end_date(registration.get("datumEinde")),
     )
 
 
@@ -72,7 +74,6 @@ def _listed(item: Any, kvk_number: str) -> RegisteredEstablishment:
         main=_main(item),
         address=_text(item, "volledigAdres", ""),
         # The list holds the company's current establishments; one that stopped is no longer in it.
-        active=True,
     )
 
 
@@ -97,13 +98,23 @@ def _main(document: dict[str, Any]) -> bool:
     return _MAIN[value]
 
 
-def _ended(value: Any) -> bool:
-    """Whether `datumEinde` names a real date: absent, empty or all zeros is no end."""
+def _end_date(value: Any) -> date | None:
+    """The day `datumEinde` names; None when absent, empty or all zeros (no end).
+
+    KvK writes zeros for the parts it does not know: an unknown month or day counts as the
+    first, the earliest the end can be, so a stop is never seen late.
+    """
     if value is None or value == "":
-        return False
+        return None
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise KvkError(KvkFailure.MALFORMED, "datumEinde is not a YYYYMMDD date")
-    return value[:4] != "0000"
+    year, month, day = int(value[:4]), int(value[4:6]), int(value[6:])
+    if year == 0:
+        return None
+    try:
+        return date(year, month or 1, day or 1)
+    except ValueError:
+        raise KvkError(KvkFailure.MALFORMED, "datumEinde is not a YYYYMMDD date") from None
 
 
 def _first_address(document: dict[str, Any]) -> str:

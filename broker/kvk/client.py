@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import requests
 import urllib3
 
-from broker.decide import RegisteredEstablishment
 from broker.kvk.answers import parse_establishments, parse_profile
 from broker.kvk.errors import KvkError, KvkFailure
 from saml.identifiers import is_establishment_number, is_kvk_number
@@ -84,12 +83,6 @@ class KvkClient:
         body = self._get(f"/api/v1/vestigingsprofielen/{number}")
         parse_profile(body, number)
         return body
-
-    def establishments(self, kvk_number: str) -> tuple[RegisteredEstablishment, ...]:
-        return parse_establishments(self.establishments_body(kvk_number), kvk_number)
-
-    def profile(self, number: str) -> RegisteredEstablishment:
-        return parse_profile(self.profile_body(number), number)
 
     def _get(self, path: str) -> bytes:
         headers = {"Accept": "application/json"}

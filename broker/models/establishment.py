@@ -110,7 +110,7 @@ def _stored(options: tuple[RegisteredEstablishment, ...] | None) -> list[dict[st
 
 
 def _option(stored: dict[str, Any], kvk_number: str) -> RegisteredEstablishment:
-    # Only active establishments are ever offered.
+    # Offered from the company's list of current establishments, which gives no end dates.
     return RegisteredEstablishment(
-        stored["number"], kvk_number, stored["trade_name"], stored["main"], stored["address"], True
+        stored["number"], kvk_number, stored["trade_name"], stored["main"], stored["address"]
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import date, timedelta
 
 import pytest
 
@@ -31,13 +32,16 @@ KVK = "12345678"
 RESTRICTION = "000012345678"
 MANDATE = EstablishmentSource.MANDATE
 SELECTED = EstablishmentSource.SELECTED
+# The day of the sign-in (Dutch calendar), and an end date long gone by.
+TODAY = date(2026, 11, 23)
+STOPPED = date(2024, 6, 30)
 
 
 def registered(
-    number: str, *, main: bool = False, active: bool = True, kvk: str = KVK
+    number: str, *, main: bool = False, ended: date | None = None, kvk: str = KVK
 ) -> RegisteredEstablishment:
     address = "Straat 1, 1234AB Plaats"
-    return RegisteredEstablishment(number, kvk, f"Shop {number[-2:]}", main, address, active)
+    return RegisteredEstablishment(number, kvk, f"Shop {number[-2:]}", main, address, ended)
 
 
 @pytest.mark.parametrize(
@@ -81,38 +85,69 @@ MAIN, SECOND, THIRD = "000011110001", "000011110002", "000011110003"
     ("register", "settled"),
     [
         ([], Establishment("0000" + KVK, EstablishmentSource.NO_ESTABLISHMENT)),
-        ([registered(MAIN, active=False)], Establishment("0000" + KVK, EstablishmentSource.NO_ESTABLISHMENT)),
+        (
+            [registered(MAIN, ended=STOPPED)],
+            Establishment("0000" + KVK, EstablishmentSource.NO_ESTABLISHMENT),
+        ),
         ([registered(MAIN, main=True)], Establishment(MAIN, SELECTED)),
-        ([registered(MAIN, main=True), registered(SECOND, active=False)], Establishment(MAIN, SELECTED)),
+        ([registered(MAIN, main=True), registered(SECOND, ended=STOPPED)], Establishment(MAIN, SELECTED)),
         ([registered(MAIN), registered(SECOND, kvk="87654321")], Establishment(MAIN, SELECTED)),
         (
-            [registered(THIRD), registered(SECOND, active=False), registered(MAIN, main=True)],
+            [registered(THIRD), registered(SECOND, ended=STOPPED), registered(MAIN, main=True)],
             EstablishmentChoice((registered(MAIN, main=True), registered(THIRD))),
         ),
+        ([registered(MAIN, main=True), registered(SECOND, ended=TODAY)], Establishment(MAIN, SELECTED)),
+        (
+            [registered(MAIN, main=True), registered(SECOND, ended=TODAY + timedelta(days=1))],
+            EstablishmentChoice(
+                (registered(MAIN, main=True), registered(SECOND, ended=TODAY + timedelta(days=1)))
+            ),
+        ),
     ],
-    ids=["none", "none-active", "one", "one-active", "one-of-this-company", "several-main-first"],
+    ids=[
+        "none",
+        "none-active",
+        "one",
+        "one-active",
+        "one-of-this-company",
+        "several-main-first",
+        "one-ends-today",
+        "one-ends-tomorrow",
+    ],
 )
 def test_settling_from_the_companys_establishments(
     register: list[RegisteredEstablishment], settled: object
 ) -> None:
-    assert settle(KVK, register) == settled
+    assert settle(KVK, register, TODAY) == settled
 
 
 @pytest.mark.parametrize(
     ("profile", "settled"),
     [
         (registered(RESTRICTION), Establishment(RESTRICTION, MANDATE)),
-        (registered(RESTRICTION, active=False), RefusalReason.ESTABLISHMENT_STOPPED),
+        (registered(RESTRICTION, ended=STOPPED), RefusalReason.ESTABLISHMENT_STOPPED),
+        (registered(RESTRICTION, ended=TODAY - timedelta(days=1)), RefusalReason.ESTABLISHMENT_STOPPED),
+        (registered(RESTRICTION, ended=TODAY), RefusalReason.ESTABLISHMENT_STOPPED),
+        (registered(RESTRICTION, ended=TODAY + timedelta(days=1)), Establishment(RESTRICTION, MANDATE)),
         (registered(RESTRICTION, kvk="87654321"), RefusalReason.ESTABLISHMENT_NOT_OF_COMPANY),
         (registered(SECOND), RefusalReason.ESTABLISHMENT_NOT_OF_COMPANY),
         (None, RefusalReason.ESTABLISHMENT_NOT_OF_COMPANY),
     ],
-    ids=["active", "stopped", "other-company", "other-number", "unknown"],
+    ids=[
+        "active",
+        "stopped",
+        "ended-yesterday",
+        "ends-today",
+        "ends-tomorrow",
+        "other-company",
+        "other-number",
+        "unknown",
+    ],
 )
 def test_a_restriction_is_checked_against_the_register(
     profile: RegisteredEstablishment | None, settled: object
 ) -> None:
-    outcome = check_restriction(RegisterLookup(KVK, RESTRICTION), profile)
+    outcome = check_restriction(RegisterLookup(KVK, RESTRICTION), profile, TODAY)
     if isinstance(outcome, Refused):
         assert outcome.reason is settled
         assert RESTRICTION in outcome.detail

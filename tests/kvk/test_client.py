@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -13,7 +14,15 @@ import requests
 import responses
 
 from broker.decide import RegisteredEstablishment
-from broker.kvk import KvkClient, KvkError, KvkFailure, requests_transport, stand_in
+from broker.kvk import (
+    KvkClient,
+    KvkError,
+    KvkFailure,
+    parse_establishments,
+    parse_profile,
+    requests_transport,
+    stand_in,
+)
 
 BASE = "https://api.kvk.test"
 KVK = "12345678"
@@ -24,6 +33,16 @@ MAX_BYTES = 4096
 
 def client() -> KvkClient:
     return KvkClient(BASE, "the-api-key", requests_transport(2, MAX_BYTES))
+
+
+def establishments(kvk: KvkClient, kvk_number: str) -> tuple[RegisteredEstablishment, ...]:
+    """What the broker reads of a company's establishments (`Handelsregister.establishments`)."""
+    return parse_establishments(kvk.establishments_body(kvk_number), kvk_number)
+
+
+def profile_of(kvk: KvkClient, number: str) -> RegisteredEstablishment:
+    """What the broker reads of one establishment (`Handelsregister.profile`)."""
+    return parse_profile(kvk.profile_body(number), number)
 
 
 def listing(*vestigingen: dict) -> dict:
@@ -53,30 +72,32 @@ def profile(**overrides: object) -> dict:
 @responses.activate
 def test_the_establishments_of_a_company_with_the_api_key() -> None:
     responses.get(LIST_URL, json=listing(VESTIGING, VESTIGING | {"vestigingsnummer": "000012345679"}))
-    found = client().establishments(KVK)
+    found = establishments(client(), KVK)
     assert found[0] == RegisteredEstablishment(
-        "000012345678", KVK, "Bakkerij Van Dijk", True, "Oudegracht 12 3511AB Utrecht", True
+        "000012345678", KVK, "Bakkerij Van Dijk", True, "Oudegracht 12 3511AB Utrecht"
     )
     assert [e.number for e in found] == ["000012345678", "000012345679"]
     assert responses.calls[0].request.headers["apikey"] == "the-api-key"
 
 
 @pytest.mark.parametrize(
-    ("registration", "active"),
+    ("registration", "ended"),
     [
-        ({"datumAanvang": "20100101"}, True),
-        ({"datumAanvang": "20100101", "datumEinde": None}, True),
-        ({"datumAanvang": "20100101", "datumEinde": "00000000"}, True),
-        ({"datumAanvang": "20100101", "datumEinde": "20240630"}, False),
-        ({"datumAanvang": "20100101", "datumEinde": "20240000"}, False),
+        ({"datumAanvang": "20100101"}, None),
+        ({"datumAanvang": "20100101", "datumEinde": None}, None),
+        ({"datumAanvang": "20100101", "datumEinde": "00000000"}, None),
+        ({"datumAanvang": "20100101", "datumEinde": "20240630"}, date(2024, 6, 30)),
+        ({"datumAanvang": "20100101", "datumEinde": "20240600"}, date(2024, 6, 1)),
+        ({"datumAanvang": "20100101", "datumEinde": "20240000"}, date(2024, 1, 1)),
+        ({"datumAanvang": "20100101", "datumEinde": "20991231"}, date(2099, 12, 31)),
     ],
-    ids=["no-end", "null-end", "unknown-end", "ended", "ended-month-known"],
+    ids=["no-end", "null-end", "unknown-end", "ended", "ended-month-known", "ended-year-known", "to-come"],
 )
 @responses.activate
-def test_an_establishment_has_stopped_when_its_end_date_is_real(registration: dict, active: bool) -> None:
+def test_the_end_date_is_read_the_earliest_it_can_mean(registration: dict, ended: date | None) -> None:
     responses.get(PROFILE_URL, json=profile(materieleRegistratie=registration))
-    found = client().profile("000012345678")
-    assert (found.active, found.kvk_number, found.address) == (active, KVK, "Oudegracht 12 3511AB Utrecht")
+    found = profile_of(client(), "000012345678")
+    assert (found.ended, found.kvk_number, found.address) == (ended, KVK, "Oudegracht 12 3511AB Utrecht")
 
 
 @pytest.mark.parametrize(
@@ -98,7 +119,7 @@ def test_error_answers_become_typed_errors(status: int, code: str | None, failur
     body = {"fout": [{"code": code, "omschrijving": "..."}]} if code else {}
     responses.get(LIST_URL, json=body, status=status)
     with pytest.raises(KvkError) as refused:
-        client().establishments(KVK)
+        establishments(client(), KVK)
     assert refused.value.failure is failure
 
 
@@ -111,7 +132,7 @@ def test_error_answers_become_typed_errors(status: int, code: str | None, failur
 def test_no_answer_is_unavailable(problem: Exception) -> None:
     responses.get(LIST_URL, body=problem)
     with pytest.raises(KvkError) as refused:
-        client().establishments(KVK)
+        establishments(client(), KVK)
     assert refused.value.failure is KvkFailure.UNAVAILABLE
 
 
@@ -144,7 +165,7 @@ def test_no_answer_is_unavailable(problem: Exception) -> None:
 def test_an_answer_of_another_shape_is_malformed(body: bytes) -> None:
     responses.get(LIST_URL, body=body, content_type="application/json")
     with pytest.raises(KvkError) as refused:
-        client().establishments(KVK)
+        establishments(client(), KVK)
     assert refused.value.failure is KvkFailure.MALFORMED
 
 
@@ -154,14 +175,16 @@ def test_an_answer_of_another_shape_is_malformed(body: bytes) -> None:
         {"kvkNummer": "1234567"},
         {"vestigingsnummer": "000012345679"},
         {"materieleRegistratie": {"datumEinde": "2024"}},
+        {"materieleRegistratie": {"datumEinde": "20241301"}},
+        {"materieleRegistratie": {"datumEinde": "20240231"}},
     ],
-    ids=["kvk-number", "other-establishment", "end-date"],
+    ids=["kvk-number", "other-establishment", "end-date", "end-month", "end-day"],
 )
 @responses.activate
 def test_a_profile_of_another_shape_is_malformed(changed: dict) -> None:
     responses.get(PROFILE_URL, json=profile(**changed))
     with pytest.raises(KvkError) as refused:
-        client().profile("000012345678")
+        profile_of(client(), "000012345678")
     assert refused.value.failure is KvkFailure.MALFORMED
 
 
@@ -169,7 +192,7 @@ def test_a_profile_of_another_shape_is_malformed(changed: dict) -> None:
 def test_redirects_are_not_followed() -> None:
     responses.get(LIST_URL, status=302, headers={"Location": "https://elsewhere.test/steal"})
     with pytest.raises(KvkError) as refused:
-        client().establishments(KVK)
+        establishments(client(), KVK)
     assert refused.value.failure is KvkFailure.MALFORMED
     assert len(responses.calls) == 1
 
@@ -178,10 +201,10 @@ def test_redirects_are_not_followed() -> None:
 @responses.activate
 def test_a_malformed_number_is_never_sent(number: str) -> None:
     with pytest.raises(KvkError) as refused:
-        client().establishments(number)
+        establishments(client(), number)
     assert refused.value.failure is KvkFailure.INVALID_NUMBER
     with pytest.raises(KvkError):
-        client().profile(number)
+        profile_of(client(), number)
     assert not responses.calls
 
 
@@ -196,13 +219,13 @@ def test_a_malformed_number_is_never_sent(number: str) -> None:
 def test_the_stand_in_answers_in_the_apis_shapes(kvk_number: str, numbers: list[str]) -> None:
     base = "http://broker.test/simulator/kvk"
     local = KvkClient(base, "", lambda url, _: stand_in.answer(url.removeprefix(base)))
-    assert [e.number for e in local.establishments(kvk_number)] == numbers
-    assert local.profile("000052460104").active is False
+    assert [e.number for e in establishments(local, kvk_number)] == numbers
+    assert profile_of(local, "000052460104").ended == date(2024, 6, 30)
     with pytest.raises(KvkError) as down:
-        local.establishments(stand_in.UNAVAILABLE)
+        establishments(local, stand_in.UNAVAILABLE)
     assert down.value.failure is KvkFailure.UNAVAILABLE
     with pytest.raises(KvkError) as unknown:
-        local.establishments("87654321")
+        establishments(local, "87654321")
     assert unknown.value.failure is KvkFailure.NOT_FOUND
 
 
@@ -253,12 +276,12 @@ def slow_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_an_answer_in_chunks_is_read_whole(slow_api: str) -> None:
     kvk = KvkClient(f"{slow_api}/chunked", "the-api-key", requests_transport(2, MAX_BYTES))
-    assert [e.number for e in kvk.establishments(KVK)] == ["000012345678"]
+    assert [e.number for e in establishments(kvk, KVK)] == ["000012345678"]
 
 
 def test_an_answer_that_trickles_in_is_given_up_at_the_timeout(slow_api: str) -> None:
     # Every byte well within the timeout of the one before; the whole answer (some 10 s) far beyond it.
     kvk = KvkClient(f"{slow_api}/drip", "the-api-key", requests_transport(0.5, MAX_BYTES))
     with pytest.raises(KvkError) as refused:
-        kvk.establishments(KVK)
+        establishments(kvk, KVK)
     assert refused.value.failure is KvkFailure.UNAVAILABLE
