@@ -98,7 +98,8 @@ class _Env:
 
     def integer(self, name: str, default: int, lowest: int, highest: int) -> int:
         raw = self.get(name, str(default))
-        if not raw.isdigit() or not lowest <= int(raw) <= highest:
+        # ASCII digits only: str.isdigit() and int() take any script's digits too.
+        if not re.fullmatch(r"[0-9]{1,9}", raw) or not lowest <= int(raw) <= highest:
             raise ConfigError(f"{name} must be a whole number from {lowest} to {highest}, not {raw!r}")
         return int(raw)
 
@@ -134,7 +135,7 @@ def _saml(env: _Env, instance: Path, production: bool, simulator: bool) -> SamlS
     if production and not base_url.startswith("https://"):
         raise ConfigError("BROKER_BASE_URL must be an https:// URL in the production profile")
     oin = env.get("BROKER_OIN", None if production else _DEV_OIN)
-    if not re.fullmatch(r"\d{20}", oin):
+    if not re.fullmatch(r"[0-9]{20}", oin):
         raise ConfigError(f"BROKER_OIN must be 20 digits, not {oin!r}")
     hm_metadata, signers = _hm_metadata(env, production, simulator)
     return SamlSettings(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,7 +80,7 @@ def parse_metadata(
     if not sso:
         raise MetadataError("HM metadata has no SingleSignOnService for HTTP-POST or HTTP-Redirect")
     ars = {
-        int(e.get("index", "0")): e.get("Location")
+        _index(e): e.get("Location")
         for e in idp.findall("md:ArtifactResolutionService", NS)
         if e.get("Binding") == Binding.SOAP and e.get("Location")
     }
@@ -89,6 +90,14 @@ def parse_metadata(
         sso_urls=sso,
         artifact_resolution_urls=ars,
     )
+
+
+def _index(endpoint: etree._Element) -> int:
+    # An unsignedShort, in ASCII digits: int() would take "+1", "1_0" and any script's digits.
+    value = endpoint.get("index", "0")
+    if not re.fullmatch(r"[0-9]{1,5}", value) or int(value) > 65535:
+        raise MetadataError("HM metadata has an ArtifactResolutionService index that is not a number")
+    return int(value)
 
 
 def _check_valid_until(entity: etree._Element, now: datetime) -> None:

@@ -33,9 +33,10 @@ class IdentifierType(enum.Enum):
         return value
 
 
-_KVK = re.compile(r"\d{8}")
-_ESTABLISHMENT = re.compile(r"\d{12}")
-_NINE = re.compile(r"\d{9}")
+# ASCII digits only: `\d` would take any script's digits ("１２３４５６７８", "١٢٣٤٥٦٧٨").
+_KVK = re.compile(r"[0-9]{8}")
+_ESTABLISHMENT = re.compile(r"[0-9]{12}")
+_NINE = re.compile(r"[0-9]{9}")
 
 
 def is_kvk_number(value: str) -> bool:

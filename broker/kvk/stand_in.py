@@ -52,8 +52,8 @@ _VESTIGINGEN = (
 )
 _COMPANIES = frozenset({SEVERAL, ONE, NONE})
 
-_LIST = re.compile(r"/api/v1/basisprofielen/(\d{8})/vestigingen")
-_PROFILE = re.compile(r"/api/v1/vestigingsprofielen/(\d{12})")
+_LIST = re.compile(r"/api/v1/basisprofielen/([0-9]{8})/vestigingen")
+_PROFILE = re.compile(r"/api/v1/vestigingsprofielen/([0-9]{12})")
 
 
 def answer(path: str) -> KvkReply:
