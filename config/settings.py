@@ -124,10 +124,6 @@ class SamlSettings:
     organisation_url: str = ""
     contact_email: str = ""
 
-    @property
-    def metadata_url(self) -> str:
-        return f"{self.base_url}/saml/metadata"
-
     def service_id(self, service: Service) -> str:
         """The ServiceID the HM puts in assertions for `service`."""
         return f"urn:etoegang:DV:{self.oin}:services:{service.index}"

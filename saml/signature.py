@@ -47,7 +47,6 @@ _DIGEST_METHODS = frozenset(
     {SHA256, "http://www.w3.org/2001/04/xmldsig-more#sha384", "http://www.w3.org/2001/04/xmlenc#sha512"}
 )
 _TRANSFORMS = frozenset({ENVELOPED, EXC_C14N})
-_XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 # Compiled once: `element.xpath(...)` compiles its expression on every call.
 _IDS = etree.XPath("//@ID | //@xml:id")
 _COMMENTS = etree.XPath(".//comment()")

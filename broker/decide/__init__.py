@@ -7,7 +7,6 @@ from broker.decide.decision import (
     ServicePolicy,
     decide,
     needs_sponsor_register,
-    with_settled,
 )
 from broker.decide.establishment import (
     Establishment,
@@ -49,5 +48,4 @@ __all__ = [
     "picked",
     "register_day",
     "settle",
-    "with_settled",
 ]

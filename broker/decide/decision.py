@@ -140,8 +140,3 @@ def _with_establishment(admitted: Admitted, policy: EstablishmentPolicy) -> Deci
         establishment=Establishment(restriction, EstablishmentSource.MANDATE),
         lookup=RegisterLookup(identity.kvk_number, restriction),
     )
-
-
-def with_settled(admitted: Admitted, establishment: Establishment) -> Admitted:
-    """`admitted` with the establishment the register settled: nothing more to look up."""
-    return replace(admitted, establishment=establishment, lookup=None)

@@ -72,6 +72,14 @@ def test_the_higher_of_asked_and_service_level_counts(
     assert decision.reason is RefusalReason.LEVEL_TOO_LOW
 
 
+def test_an_identity_below_the_level_is_refused_by_the_decision_too() -> None:
+    """Defence in depth: the SAML checks refuse it first (loa_too_low); the decision does not rely on it."""
+    below = dataclasses.replace(IDENTITY, level=LevelOfAssurance.LOA2)
+    decision = decide(below, POLICY, LevelOfAssurance.LOA3)
+    assert isinstance(decision, Refused)
+    assert decision.reason is RefusalReason.LEVEL_TOO_LOW
+
+
 @pytest.mark.parametrize(
     ("service_id", "service_uuid", "admitted"),
     [
