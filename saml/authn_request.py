@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from lxml import etree
 from lxml.builder import ElementMaker
-from onelogin.saml2.utils import OneLogin_Saml2_Utils
 
 from config import Binding, SamlSettings, Service
 from saml import signature
@@ -68,12 +68,15 @@ def outgoing_request(
     destination = idp.sso_urls[settings.request_binding]
     if settings.request_binding is Binding.REDIRECT:
         # Redirect binding: the signature covers the query string, not the XML (§3.4.4.1).
-        encoded = OneLogin_Saml2_Utils.deflate_and_base64_encode(etree.tostring(element))
+        # Raw DEFLATE (RFC 1951), without zlib's header and checksum, as the binding prescribes.
+        deflater = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+        deflated = deflater.compress(etree.tostring(element)) + deflater.flush()
+        encoded = base64.b64encode(deflated).decode("ascii")
         query = urlencode(
             {"SAMLRequest": encoded, "RelayState": relay_state, "SigAlg": signature.RSA_SHA256},
             quote_via=quote,
         )
-        signed = OneLogin_Saml2_Utils.sign_binary(query, key.key_pem.decode("ascii"))
+        signed = signature.sign_query(query, key)
         signature_param = quote(base64.b64encode(signed).decode("ascii"), safe="")
         separator = "&" if "?" in destination else "?"
         url = f"{destination}{separator}{query}&Signature={signature_param}"

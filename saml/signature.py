@@ -1,4 +1,5 @@
-"""Enveloped XML signatures: strict verification against pinned certificates, and signing.
+"""Enveloped XML signatures: strict verification against pinned certificates, and signing; and the
+signature over an HTTP-Redirect query string.
 
 Verification is xmlsec's. Signing, of our own messages in one fixed shape (RSA-SHA256, SHA-256,
 exclusive c14n), is lxml's canonicalisation and `cryptography`'s RSA; every test that reads a
@@ -159,6 +160,11 @@ def sign(element: etree._Element, pair: KeyPair) -> None:
         element.insert(0, signature)
     value = _signing_key(pair.key_pem).sign(_exclusive_c14n(signed_info), padding.PKCS1v15(), hashes.SHA256())
     signature_value.text = base64.b64encode(value).decode("ascii")
+
+
+def sign_query(query: str, pair: KeyPair) -> bytes:
+    """The RSA-SHA256 signature over an HTTP-Redirect query string (saml-bindings-2.0-os §3.4.4.1)."""
+    return _signing_key(pair.key_pem).sign(query.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
 
 
 def _exclusive_c14n(element: etree._Element) -> bytes:
