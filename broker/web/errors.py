@@ -185,6 +185,17 @@ CHOICE_STALE = Explanation(
     "Een vestiging kiest u binnen 15 minuten na het inloggen, en één keer. " + _RETRY_NL,
     "An establishment is chosen within 15 minutes of signing in, and once. " + _RETRY_EN,
 )
+CHOICE_UNCONFIRMED = Explanation(
+    400,
+    "Deze keuze komt niet uit uw inlogvenster",
+    "This choice did not come from your sign-in window",
+    "Een vestiging kiest u op de pagina die u na het inloggen kreeg, in dezelfde browser (die moet "
+    "cookies toestaan). Ga terug naar die pagina en kies opnieuw; is die er niet meer, ga dan terug "
+    "naar de dienst en log opnieuw in.",
+    "An establishment is chosen on the page you were shown after signing in, in the same browser "
+    "(which must allow cookies). Go back to that page and choose again; if it is gone, go back to "
+    "the service and sign in again.",
+)
 
 
 def oauth_error_page(error: str, reference: str) -> tuple[str, int]:

@@ -3,6 +3,12 @@ register at the return from the HM, or let the user pick one of the company's es
 
 POST only; the form carries the pending choice's unguessable id, which is used up with the code
 it issues. While KvK is unavailable the sign-in waits here, and "try again" repeats this step.
+
+Every answer must come from the browser the choice was offered to: the picker's form and the
+"try again" form carry a CSRF token (Flask-WTF) that matches one kept in that browser's signed
+session cookie (SameSite=Lax), set with the page that offers the choice. A cross-site POST, or
+one with another's token, is refused and leaves the choice as it was (login CSRF: an attacker's
+own waiting sign-in cannot be finished in a victim's browser).
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, render_template, request
 from flask_babel import force_locale
+from flask_wtf.csrf import generate_csrf, validate_csrf
 from werkzeug.wrappers import Response as BaseResponse
+from wtforms import ValidationError
 
 from broker import models
 from broker.decide import (
@@ -33,11 +41,14 @@ from broker.kvk import KvkError
 from broker.oidc.claims import with_establishment
 from broker.runtime import runtime
 from broker.web.answer import Authorization, authorization, deny, issue_code, refuse
-from broker.web.errors import CHOICE_STALE, KVK_UNAVAILABLE, error_page
+from broker.web.errors import CHOICE_STALE, CHOICE_UNCONFIRMED, KVK_UNAVAILABLE, error_page
 from broker.web.i18n import locale_of
 
 bp = Blueprint("establishment", __name__, url_prefix="/oidc")
+# The forms that answer a pending choice (the picker, "try again") carry `csrf_token()`.
+bp.add_app_template_global(generate_csrf, "csrf_token")
 log = logging.getLogger("broker.oidc")
+CSRF_FIELD = "csrf_token"
 
 Page = BaseResponse | tuple[str, int]
 
@@ -72,6 +83,11 @@ def settle_at_return(authorized: Authorization, claims: dict[str, Any], lookup: 
 @bp.post("/establishment")
 def answer() -> Page:
     """The picker's answer: an establishment picked, a cancel, or "try again" while KvK was away."""
+    try:
+        validate_csrf(request.form.get(CSRF_FIELD))
+    except ValidationError as refused:
+        # Checked before the choice is looked up: a forged answer leaves it for the genuine one.
+        return _unconfirmed(str(refused))
     state = runtime()
     now = state.upstream.clock()
     choice = models.find_choice(request.form.get("choice", ""), now)
@@ -83,7 +99,7 @@ def answer() -> Page:
         return refuse(error)
     action = request.form.get("action")
     if action == "cancel":
-        return _used_up(choice, lambda: deny(authorized, "the user cancelled choosing an establishment"))
+        return _used_up(choice, lambda: deny(authorized, "cancelled", "the user cancelled at the picker"))
     if choice.options is None:
         return _retry(authorized, choice)
     if action != "pick":
@@ -115,7 +131,7 @@ def _finish(authorized: Authorization, claims: dict[str, Any], settled: Establis
     if isinstance(settled, Refused):
         client_id = authorized.client.get_client_id()
         log.info("establishment refused client=%s reason=%s", client_id, settled.reason.value)
-        return deny(authorized, settled.detail)
+        return deny(authorized, settled.reason.value, settled.detail)
     return issue_code(authorized, with_establishment(claims, settled))
 
 
@@ -138,19 +154,34 @@ def _picker(choice: models.WaitingChoice, missing: bool = False) -> tuple[str, i
             options=options,
             missing=missing,
             kvk_number=choice.lookup.kvk_number,
+            company=_company_name(options),
         )
     return page, 400 if missing else 200
+
+
+def _company_name(options: tuple[RegisteredEstablishment, ...]) -> str:
+    """The name the company trades under: its main establishment's first trade name, else the
+    first listed establishment's ("" when the register gives none)."""
+    main = next((option for option in options if option.main), options[0] if options else None)
+    return main.trade_name if main is not None else ""
 
 
 def _kvk_unavailable(choice: models.WaitingChoice) -> tuple[str, int]:
     reference = secrets.token_hex(6)
     log.warning("establishment waits for kvk ref=%s client=%s", reference, choice.client_id)
-    return error_page(
-        KVK_UNAVAILABLE,
-        reference,
-        "kvk_unavailable",
-        retry=choice.id,
-    )
+    with force_locale(locale_of(choice.parameters)):
+        return error_page(
+            KVK_UNAVAILABLE,
+            reference,
+            "kvk_unavailable",
+            retry=choice.id,
+        )
+
+
+def _unconfirmed(why: str) -> tuple[str, int]:
+    reference = secrets.token_hex(6)
+    log.warning("establishment answer refused ref=%s: %s", reference, why)
+    return error_page(CHOICE_UNCONFIRMED, reference, "choice_unconfirmed")
 
 
 def _stale(why: str) -> tuple[str, int]:

@@ -47,11 +47,12 @@ def establishment_of(claims: dict[str, Any]) -> tuple[str, str]:
 
 
 def answer_picker(client: FlaskClient, page: TestResponse, action: str, **fields: str) -> TestResponse:
+    """Answer the picker (or the "try again" page) as the browser would: its hidden fields (the
+    pending choice and the CSRF token) with the button pressed and the option picked."""
     (form,) = forms(page)
     assert form.method == "POST"
-    return client.post(
-        "/oidc/establishment", data={"choice": form.fields["choice"], "action": action, **fields}
-    )
+    assert set(form.fields) == {"choice", "csrf_token"}
+    return client.post("/oidc/establishment", data={**form.fields, "action": action, **fields})
 
 
 @pytest.fixture
@@ -119,9 +120,12 @@ def test_the_usual_path_touches_no_establishment_table(app: Flask, client: Flask
 @pytest.mark.parametrize(
     ("restriction", "description"),
     [
-        (STOPPED, f"establishment {STOPPED} has stopped"),
-        (ONLY, f"establishment {ONLY} is not one of KvK number {SEVERAL}"),
-        ("000099999999", f"establishment 000099999999 is not one of KvK number {SEVERAL}"),
+        (STOPPED, f"establishment_stopped: establishment {STOPPED} has stopped"),
+        (ONLY, f"establishment_not_of_company: establishment {ONLY} is not one of KvK number {SEVERAL}"),
+        (
+            "000099999999",
+            f"establishment_not_of_company: establishment 000099999999 is not one of KvK number {SEVERAL}",
+        ),
     ],
     ids=["stopped", "another-companys", "unknown"],
 )
@@ -224,8 +228,11 @@ def test_a_pending_choice_expires(client: FlaskClient, clock: MovableClock, kvk_
 
 @pytest.mark.parametrize("choice", ["", "made-up", "x" * 200])
 def test_an_unknown_pending_choice_gets_a_page(client: FlaskClient, choice: str) -> None:
+    _, page = picker(client)
+    (form,) = forms(page)
     answer = client.post(
-        "/oidc/establishment", data={"choice": choice, "action": "pick", "establishment": MAIN}
+        "/oidc/establishment",
+        data={**form.fields, "choice": choice, "action": "pick", "establishment": MAIN},
     )
     assert answer.status_code == 400
     assert "expired or was already used" in answer.get_data(as_text=True)
@@ -368,4 +375,4 @@ def test_a_restriction_waits_for_kvk_too(real_api_app: Flask) -> None:
     responses.replace(responses.GET, url, json=stopped)
     params = redirect_parameters(answer_picker(client, waiting, "retry"))
     assert (params["error"], params["state"]) == ("access_denied", portal.state)
-    assert params["error_description"] == f"establishment {STOPPED} has stopped"
+    assert params["error_description"] == f"establishment_stopped: establishment {STOPPED} has stopped"

@@ -1,6 +1,7 @@
 """Any worker finishes what another started: every step of a sign-in goes to another app on the same
-database, as another worker would be, with no cookie carried between them: the flow state lives in
-the database, not in a worker or the browser."""
+database, as another worker would be: the flow state lives in the database, not in a worker. The
+browser's cookies go with it to whichever worker (the picker's CSRF token is kept in its signed
+session cookie, which every worker reads with the secret key they share)."""
 
 from __future__ import annotations
 
@@ -23,17 +24,30 @@ from tests.web.browser import forms
 
 
 class Workers:
-    """Test clients of several apps on one database, taking requests in turn, each its own cookie
-    jar: as a browser and a portal meet whichever worker a load balancer picks."""
+    """Test clients of several apps on one database, taking requests in turn: as a browser and a
+    portal meet whichever worker a load balancer picks. A cookie one worker sets, the browser
+    sends to the next."""
 
     def __init__(self, apps: list[Flask]) -> None:
-        self.turns: Iterator[FlaskClient] = itertools.cycle([app.test_client() for app in apps])
+        self.clients = [app.test_client() for app in apps]
+        self.turns: Iterator[FlaskClient] = itertools.cycle(self.clients)
 
     def get(self, *args: Any, **kwargs: Any) -> TestResponse:
-        return next(self.turns).get(*args, **kwargs)
+        return self._carried(next(self.turns), "get", *args, **kwargs)
 
     def post(self, *args: Any, **kwargs: Any) -> TestResponse:
-        return next(self.turns).post(*args, **kwargs)
+        return self._carried(next(self.turns), "post", *args, **kwargs)
+
+    def _carried(self, served: FlaskClient, method: str, *args: Any, **kwargs: Any) -> TestResponse:
+        response: TestResponse = getattr(served, method)(*args, **kwargs)
+        for name in {header.split("=", 1)[0] for header in response.headers.getlist("Set-Cookie")}:
+            cookie = served.get_cookie(name)
+            for other in (client for client in self.clients if client is not served):
+                if cookie is None:
+                    other.delete_cookie(name)
+                else:
+                    other.set_cookie(name, cookie.value)
+        return response
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -64,7 +78,7 @@ def test_the_establishment_is_picked_at_another_worker_than_the_one_that_offered
     page = portal.sign_in(kvk=stand_in.SEVERAL)
     assert page.status_code == 200, page.get_data(as_text=True)[-1500:]
     (form,) = forms(page)
-    chosen = {"choice": form.fields["choice"], "action": "pick", "establishment": "000052460102"}
+    chosen = {**form.fields, "action": "pick", "establishment": "000052460102"}
     code = redirect_parameters(workers.post("/oidc/establishment", data=chosen))["code"]
     claims = portal.verify(portal.token(code).get_json()["id_token"])
     assert (claims["establishment_number"], claims["establishment_source"]) == ("000052460102", "selected")
