@@ -61,9 +61,9 @@ def issue_code(authorized: Authorization, claims: dict[str, Any]) -> BaseRespons
         return refuse(error)
 
 
-def deny(authorized: Authorization, description: str) -> BaseResponse:
-    """Redirect to the portal with `access_denied` and why."""
-    error = AccessDeniedError(description=description, redirect_uri=authorized.redirect_uri)
+def deny(authorized: Authorization, reason: str, why: str) -> BaseResponse:
+    """Redirect to the portal with `access_denied`, its description the stable `reason` code and `why`."""
+    error = AccessDeniedError(description=f"{reason}: {why}", redirect_uri=authorized.redirect_uri)
     error.state = authorized.request.payload.state
     return runtime().authorization.handle_error_response(authorized.request, error)
 

@@ -208,9 +208,9 @@ def explanation_for(reason: Reason) -> Explanation:
 
 
 def hm_refusal_description(error: SamlError) -> str:
-    """The `error_description` a portal gets when the HM's answer ends a sign-in: the stable
-    reason code, what it means, and the levels where the level was too low."""
-    description = f"{error.reason.value}: {explanation_for(error.reason).title_en}"
+    """What a portal is told (after the reason code) when the HM's answer ends a sign-in: what
+    the reason means, and the levels where the level was too low."""
+    description = explanation_for(error.reason).title_en
     if "achieved" in error.shown and "needed" in error.shown:
         description += f"; achieved {error.shown['achieved']}, needed {error.shown['needed']}"
     return description

@@ -165,7 +165,7 @@ def _answer_client(
             service.slug,
             error.detail,
         )
-        return deny(authorized, hm_refusal_description(error))
+        return deny(authorized, error.reason.value, hm_refusal_description(error))
     policy = ServicePolicy(
         service_uuid=service.uuid,
         service_id=state.settings.saml.service_id(service),
@@ -180,7 +180,7 @@ def _answer_client(
         "decision client=%s service=%s outcome=%s", client.get_client_id(), service.slug, _summary(decision)
     )
     if isinstance(decision, Refused):
-        return deny(authorized, f"{decision.reason.value}: {decision.detail}")
+        return deny(authorized, decision.reason.value, decision.detail)
     claims = sign_in_claims(decision, client.get_client_id(), state.provider.settings.subject_salt)
     if decision.lookup is not None:
         # The service requires an establishment the mandate does not fix (or the register must confirm).

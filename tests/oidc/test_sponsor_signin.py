@@ -98,6 +98,7 @@ def test_a_representative_of_a_company_not_recognised_is_refused(
     assert params["error"] == "access_denied"
     assert params["state"] == portal.state
     assert params["error_description"] == (
+        "not_a_recognised_sponsor: "
         f"this service admits a representative only for a recognised sponsor (erkend referent): {why}"
     )
 
