@@ -4,7 +4,10 @@ even in a browser whose Accept-Language says the other."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlsplit
+
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -126,3 +129,20 @@ def test_the_language_is_remembered_in_a_cookie(client: FlaskClient) -> None:
     switched = client.get("/saml/test-login?lang=nl")
     assert switched.headers["Set-Cookie"].startswith("lang=nl;")
     assert '<html lang="nl">' in client.get("/saml/test-login").get_data(as_text=True)
+
+
+def test_ui_locales_in_a_posted_authorization_request(app: Flask, client: FlaskClient) -> None:
+    """OIDC Core §3.1.2.1 allows the request by POST: its `ui_locales` counts as in the query."""
+    # The parameters a portal would send, taken from a request made by GET in another browser.
+    location = Portal(app.test_client(), REQUIRED).authorize(ui_locales="en").request.url
+    parameters = dict(parse_qsl(urlsplit(location).query)) | {"nonce": "another", "state": "another"}
+    hand_off = browser(client, "en").post("/oidc/authorize", data=parameters)
+    speaks(hand_off, "en", HAND_OFF)
+    assert hand_off.headers["Set-Cookie"].startswith("lang=en;")
+
+
+def test_a_posted_request_too_large_to_read_gets_its_page(client: FlaskClient) -> None:
+    """The language is then taken from elsewhere: reading the form again must not fail."""
+    answer = client.post("/oidc/authorize", data={"ui_locales": "en", "padding": "x" * 2_000_000})
+    assert answer.status_code == 413
+    assert "Set-Cookie" not in answer.headers
