@@ -19,7 +19,7 @@ from broker.oidc.server import authorization_server, resource_protector
 from broker.runtime import BrokerRuntime
 from broker.upstream import Clock, Upstream
 from broker.web import demo as demo_views
-from broker.web import errors, i18n
+from broker.web import errors, home, i18n
 from broker.web import establishment as establishment_views
 from broker.web import oidc as oidc_views
 from broker.web import saml as saml_views
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     i18n.init_app(app)
     errors.init_app(app)
+    app.register_blueprint(home.bp)
     app.register_blueprint(saml_views.bp)
     app.register_blueprint(oidc_views.bp)
     app.register_blueprint(establishment_views.bp)

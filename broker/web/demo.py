@@ -4,13 +4,16 @@ It plays two portals, Omgevingsloket as the configured client `demo-portal` and 
 Zakelijk as `demo-portal-ind` (each shown only when configured), both with the secret in
 BROKER_DEMO_SECRET (authorization code, PKCE, client_secret_basic). It verifies the ID token
 against the published JWKS and shows the claims it received. Its own state (state, nonce, PKCE
-verifier, which portal) lives in its session cookie, as any portal's would.
+verifier, which portal) lives in its session cookie, as any portal's would. What a sign-in brought
+back (claims, or why not) is kept there too and shown at /demo/result (Post/Redirect/Get), so a
+refresh shows it again rather than presenting a used code a second time.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -61,17 +64,41 @@ def login() -> BaseResponse:
 
 
 @bp.get("/callback")
-def callback() -> str | tuple[str, int]:
+def callback() -> BaseResponse:
+    """The broker's answer: redeem the code (or take the error), keep what came back, show it."""
+    session["demo_result"] = _outcome()
+    return redirect(url_for("demo.result"), code=303)
+
+
+@bp.get("/result")
+def result() -> str | BaseResponse:
+    """What the last sign-in brought back, as often as the page is shown (and in either language)."""
+    outcome = session.get("demo_result")
+    if outcome is None:
+        return redirect(url_for("demo.home"))
+    return _page(outcome=outcome, signed_in=_configured(outcome["portal"]))
+
+
+def _outcome() -> dict[str, Any]:
+    """The claims a sign-in brought back, or why there are none: `problem` names the kind (see
+    demo.html), `error` and `description` are what the broker said."""
     pending = session.pop("demo", None)
     if pending is None or request.args.get("state") != pending["state"]:
-        return _page("state_mismatch"), 400
+        return {"portal": "", "problem": "state_mismatch"}
     portal = _portal(pending.get("portal", DEFAULT_PORTAL))
     provider = runtime().provider
+    answer = {"portal": portal.key}
     # An answer, code or error, names the provider that gave it (RFC 9207): another's is not ours.
     if request.args.get("iss") != provider.issuer:
-        return _page("issuer_mismatch", portal), 400
+        return answer | {"problem": "issuer_mismatch"}
     if "error" in request.args:
-        return _page(f"{request.args['error']}: {request.args.get('error_description', '')}", portal), 400
+        error, description = request.args["error"], request.args.get("error_description", "")
+        # The broker says why in its description; a cancel (at the HM or at the picker) says "cancel".
+        if error == "access_denied":
+            problem = "cancelled" if "cancel" in description.lower() else "refused"
+        else:
+            problem = "error"
+        return answer | {"problem": problem, "error": error, "description": description}
     try:
         token = _session(portal.client, pending["state"]).fetch_token(
             provider.endpoint("/oidc/token"),
@@ -87,18 +114,18 @@ def callback() -> str | tuple[str, int]:
             timeout=TIMEOUT,
         ).json()
     except (OAuth2Error, JoseError, requests.RequestException, KeyError) as error:
-        return _page(type(error).__name__, portal), 502
+        return answer | {"problem": "exchange_failed", "error": type(error).__name__}
     if id_token.claims.get("nonce") != pending["nonce"]:
-        return _page("nonce_mismatch", portal), 400
-    return _page(None, portal, claims=id_token.claims, header=id_token.header, userinfo=info)
+        return answer | {"problem": "nonce_mismatch"}
+    return answer | {"claims": id_token.claims, "header": id_token.header, "userinfo": info}
 
 
-def _page(error: str | None = None, signed_in: DemoPortal | None = None, **shown: object) -> str:
+def _page(outcome: dict[str, Any] | None = None, signed_in: DemoPortal | None = None) -> str:
     """The demo's page: a sign-in button per portal, and what the last sign-in brought back."""
     portals = [portal for key in PORTALS if (portal := _configured(key)) is not None]
     if not portals:
         abort(404)
-    return render_template("demo.html", portals=portals, error=error, signed_in=signed_in, **shown)
+    return render_template("demo.html", portals=portals, outcome=outcome or {}, signed_in=signed_in)
 
 
 def _portal(key: str) -> DemoPortal:

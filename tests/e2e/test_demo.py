@@ -49,7 +49,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         + f"""
 clients:
   - client_id: demo-portal
-    service: omgevingsloket
+    service: establishment-required
     redirect_uris: [{base}/demo/callback]
     secret_env: BROKER_DEMO_SECRET
   - client_id: demo-portal-ind
@@ -86,12 +86,16 @@ def _form(html: str, portal: str = "olo") -> Form:
 def _sign_in(base_url: str, portal: str, choices: str) -> requests.Response:
     """Press the demo's button for `portal`, answer at the simulator with `choices`: the page back."""
     with requests.Session() as browser:
-        start = _form(browser.get(f"{base_url}/demo/", timeout=10).text, portal)
-        hand_off = browser.get(f"{base_url}{start.action}", params=start.fields, timeout=10)
-        to_hm = parse_forms(hand_off.text)[0]
-        return browser.post(
-            f"{to_hm.action}?action=login&binding=artifact&{choices}", data=to_hm.fields, timeout=10
-        )
+        return _sign_in_with(browser, base_url, portal, choices)
+
+
+def _sign_in_with(browser: requests.Session, base_url: str, portal: str, choices: str) -> requests.Response:
+    start = _form(browser.get(f"{base_url}/demo/", timeout=10).text, portal)
+    hand_off = browser.get(f"{base_url}{start.action}", params=start.fields, timeout=10)
+    to_hm = parse_forms(hand_off.text)[0]
+    return browser.post(
+        f"{to_hm.action}?action=login&binding=artifact&{choices}", data=to_hm.fields, timeout=10
+    )
 
 
 def test_the_demo_portal_signs_in_and_shows_its_claims(base_url: str) -> None:
@@ -115,12 +119,57 @@ def test_the_demo_portal_signs_in_and_shows_its_claims(base_url: str) -> None:
     assert "RS256" in page
 
 
-def test_the_demo_portal_shows_a_cancel(base_url: str) -> None:
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("nl", "U heeft het inloggen afgebroken"), ("en", "You cancelled signing in")],
+)
+def test_the_demo_portal_calls_a_cancel_at_the_hm_a_cancel(base_url: str, lang: str, words: str) -> None:
     with requests.Session() as browser:
-        to_hm = parse_forms(browser.get(f"{base_url}/demo/login", timeout=10).text)[0]
+        to_hm = parse_forms(browser.get(f"{base_url}/demo/login?lang={lang}", timeout=10).text)[0]
         answer = browser.post(f"{to_hm.action}?action=cancel&binding=artifact", data=to_hm.fields, timeout=10)
-    assert answer.status_code == 400
-    assert "access_denied" in answer.text
+    assert answer.status_code == 200
+    assert f'<html lang="{lang}">' in answer.text
+    assert f'<h2 id="outcome-title">{words}</h2>' in answer.text
+    # The protocol's words only in the line for developers, not as the message.
+    assert "<code>access_denied</code>" in answer.text
+    assert 'class="error"' not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("nl", "U heeft het inloggen afgebroken"), ("en", "You cancelled signing in")],
+)
+def test_the_demo_portal_calls_a_cancel_at_the_picker_a_cancel(base_url: str, lang: str, words: str) -> None:
+    with requests.Session() as browser:
+        start = _form(browser.get(f"{base_url}/demo/?lang={lang}", timeout=10).text)
+        to_hm = parse_forms(browser.get(f"{base_url}{start.action}", params=start.fields, timeout=10).text)[0]
+        picker = browser.post(
+            f"{to_hm.action}?action=login&binding=artifact&kvk=12345678", data=to_hm.fields, timeout=10
+        )
+        (choice,) = parse_forms(picker.text)
+        answer = browser.post(
+            f"{base_url}{choice.action}", data={**choice.fields, "action": "cancel"}, timeout=10
+        )
+    assert f'<h2 id="outcome-title">{words}</h2>' in answer.text
+
+
+def test_the_demo_portal_s_result_survives_a_refresh(base_url: str) -> None:
+    with requests.Session() as browser:
+        signed_in = _sign_in_with(browser, base_url, "olo", "kvk=24444001&mandate=own")
+        assert signed_in.url == f"{base_url}/demo/result"
+        again = browser.get(signed_in.url, timeout=10)
+        other_language = browser.get(f"{signed_in.url}?lang=en", timeout=10)
+    assert again.status_code == 200
+    assert 'id="claim-kvk_number">24444001<' in again.text
+    assert 'id="claim-sub">' in again.text and again.text == signed_in.text
+    assert "Claims received" in other_language.text
+    assert 'id="claim-kvk_number">24444001<' in other_language.text
+
+
+def test_the_demo_result_page_without_a_sign_in_leads_to_the_demo(base_url: str) -> None:
+    answer = requests.get(f"{base_url}/demo/result", allow_redirects=False, timeout=10)
+    assert answer.status_code == 302
+    assert urlsplit(answer.headers["Location"]).path == "/demo/"
 
 
 @pytest.mark.parametrize("issuer", [None, "https://another-provider.test"], ids=["none", "another"])
@@ -133,8 +182,15 @@ def test_the_demo_portal_refuses_an_answer_that_names_no_or_another_issuer(
         state = parse_qs(urlsplit(to_broker.headers["Location"]).query)["state"][0]
         answer = {"code": "a-code", "state": state} | ({"iss": issuer} if issuer else {})
         page = browser.get(f"{base_url}/demo/callback", params=answer, timeout=10)
-    assert page.status_code == 400
-    assert "issuer_mismatch" in page.text
+    assert page.url == f"{base_url}/demo/result"
+    assert "Het antwoord kwam niet van deze broker" in page.text
+    assert "<code>issuer_mismatch</code>" in page.text
+
+
+def test_a_newcomer_at_the_front_door_is_led_to_the_demo(base_url: str) -> None:
+    answer = requests.get(f"{base_url}/", allow_redirects=False, timeout=10)
+    assert answer.status_code == 302
+    assert urlsplit(answer.headers["Location"]).path == "/demo/"
 
 
 def test_the_demo_is_absent_without_its_secret(tmp_path: Path) -> None:
@@ -164,8 +220,9 @@ def test_the_ind_demo_admits_a_representative_only_for_a_recognised_sponsor(base
     assert '"kind": "recognised_sponsor"' in admitted
     assert '"intermediary_kvk_number": "87654321"' in admitted
     refused = _sign_in(base_url, "ind", "kvk=24444001&mandate=representative&intermediary=87654321&loa=loa3")
-    assert refused.status_code == 400
-    assert "access_denied" in refused.text
+    assert refused.status_code == 200
+    assert '<h2 id="outcome-title">U kon niet inloggen</h2>' in refused.text
+    assert "<code>access_denied</code>" in refused.text
     assert "recognised sponsor" in refused.text
 
 
