@@ -1,12 +1,17 @@
-"""Self-signed key pairs for development and tests, written once into the instance folder.
+"""Self-signed key pairs, token keys and secrets for development and tests, written once into the
+instance folder.
 
+Several workers may start at once on a fresh folder: every file is created whole and only once
+(`write_once`), so they all end up with the first one's key, never each with its own.
 Production never comes here: `config.env` refuses to start without configured keys.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography import x509
@@ -17,9 +22,74 @@ from cryptography.x509.oid import NameOID
 from config.settings import KeyPair
 
 
+def write_once(path: Path, content: bytes, mode: int = 0o600) -> bytes:
+    """`path`'s content: `content`, written now, unless the file exists; then what is there.
+
+    Written whole to a temporary file beside `path`, then linked into place: the link fails when
+    another process got there first, and its file, already whole, is read instead.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file private (0600) from the start.
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        # Another worker's file, linked first, stays: it is read below.
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return path.read_bytes()
+
+
 def generate_key_pair(common_name: str, days: int = 3650) -> KeyPair:
     """A fresh RSA-2048 key with a self-signed certificate, both PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_pem = _new_rsa_key_pem()
+    return KeyPair(key_pem=key_pem, cert_pem=_self_signed(key_pem, common_name, days))
+
+
+def ensure_key_pair(folder: Path, stem: str, common_name: str) -> KeyPair:
+    """Load `<stem>-key.pem`/`<stem>-cert.pem` from `folder`, generating what is absent.
+
+    The certificate is made for the key on file, so a key another worker wrote first still gets
+    its own certificate.
+    """
+    key_path, cert_path = folder / f"{stem}-key.pem", folder / f"{stem}-cert.pem"
+    key_pem = key_path.read_bytes() if key_path.exists() else write_once(key_path, _new_rsa_key_pem())
+    cert_pem = (
+        cert_path.read_bytes()
+        if cert_path.exists()
+        else write_once(cert_path, _self_signed(key_pem, common_name), 0o644)
+    )
+    return KeyPair(key_pem=key_pem, cert_pem=cert_pem, key_path=key_path, cert_path=cert_path)
+
+
+def ensure_signing_key(path: Path, alg: str) -> bytes:
+    """A PEM private key for `alg` (RS256: RSA-2048, ES256: P-256) at `path`, generated when absent."""
+    if path.exists():
+        return path.read_bytes()
+    if alg == "RS256":
+        return write_once(path, _new_rsa_key_pem())
+    return write_once(path, _private_key_pem(ec.generate_private_key(ec.SECP256R1())))
+
+
+def _new_rsa_key_pem() -> bytes:
+    return _private_key_pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+def _private_key_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _self_signed(key_pem: bytes, common_name: str, days: int = 3650) -> bytes:
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("a SAML key pair is RSA")
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
     cert = (
@@ -32,44 +102,4 @@ def generate_key_pair(common_name: str, days: int = 3650) -> KeyPair:
         .not_valid_after(now + dt.timedelta(days=days))
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return KeyPair(key_pem=key_pem, cert_pem=cert.public_bytes(serialization.Encoding.PEM))
-
-
-def ensure_key_pair(folder: Path, stem: str, common_name: str) -> KeyPair:
-    """Load `<stem>-key.pem`/`<stem>-cert.pem` from `folder`, generating them when absent."""
-    key_path, cert_path = folder / f"{stem}-key.pem", folder / f"{stem}-cert.pem"
-    if not (key_path.exists() and cert_path.exists()):
-        folder.mkdir(parents=True, exist_ok=True)
-        pair = generate_key_pair(common_name)
-        # The key file is created private from the start, not chmod-ed afterwards.
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(pair.key_pem)
-        cert_path.write_bytes(pair.cert_pem)
-    return KeyPair(
-        key_pem=key_path.read_bytes(),
-        cert_pem=cert_path.read_bytes(),
-        key_path=key_path,
-        cert_path=cert_path,
-    )
-
-
-def ensure_signing_key(path: Path, alg: str) -> bytes:
-    """A PEM private key for `alg` (RS256: RSA-2048, ES256: P-256) at `path`, generated when absent."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = (
-            rsa.generate_private_key(65537, 2048)
-            if alg == "RS256"
-            else ec.generate_private_key(ec.SECP256R1())
-        )
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-    return path.read_bytes()
+    return cert.public_bytes(serialization.Encoding.PEM)

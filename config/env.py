@@ -11,7 +11,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from config.dev_keys import ensure_key_pair, ensure_signing_key
+from config.dev_keys import ensure_key_pair, ensure_signing_key, write_once
 from config.registry import ConfigFile
 from config.settings import (
     GCM_ONLY,
@@ -121,12 +121,8 @@ def _instance_secret(env: _Env, name: str, path: Path, production: bool) -> str:
     if production:
         raise ConfigError(f"{name} must be set in the production profile")
     # Outside production a random value is kept in the instance folder, so restarts keep state valid.
-    instance = path.parent
     if not path.exists():
-        instance.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(48))
+        write_once(path, secrets.token_urlsafe(48).encode("ascii"))
     return path.read_text().strip()
 
 
