@@ -1,18 +1,30 @@
-"""private_key_jwt client authentication (OpenID Connect Core §9, RFC 7523), with one use per jti."""
+"""Client authentication at the token endpoint: private_key_jwt (OpenID Connect Core §9, RFC 7523),
+with one use per jti and a short lifetime, and client_secret_basic strict about its header."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import base64
+import binascii
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Request
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from joserfc.registry import JWS_HEADER_REGISTRY, check_registry_header
 from sqlalchemy.exc import IntegrityError
 
 from broker.extensions import db
 from broker.models import UsedClientAssertion
 from broker.oidc.clients import OidcClient
 from broker.oidc.provider import Provider
+
+# The longest a client assertion may be good for, from its iat and from now (RFC 7523 §3 lets us
+# refuse an exp unreasonably far in the future): one that leaks is of no use for long.
+MAX_ASSERTION_LIFETIME = timedelta(minutes=5)
 
 
 class PrivateKeyJwt(JWTBearerClientAssertion):
@@ -26,8 +38,41 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         # Core §9: the audience SHOULD be the token endpoint; the issuer is accepted too.
         return [self.provider.endpoint("/oidc/token"), self.provider.issuer]
 
+    def extract_assertion(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The assertion's header and claims, unverified; a header member of the wrong type (a `crit`
+        that is not a list of names, say) is refused here, before a JOSE library trips over it."""
+        header, claims = super().extract_assertion(assertion)
+        try:
+            check_registry_header(JWS_HEADER_REGISTRY, header)
+        except JoseError as error:
+            raise InvalidClientError(description="the assertion's header is malformed") from error
+        return header, claims
+
     def resolve_client_public_key(self, client: OidcClient) -> KeySet:
-        return KeySet.import_key_set(dict(client.config.jwks or {"keys": []}))
+        if client.config.token_endpoint_auth_method != self.CLIENT_AUTH_METHOD or not client.config.jwks:
+            # A client with a secret, or a public one, has no keys to check an assertion with.
+            raise InvalidClientError(
+                description=f"the client does not authenticate with {self.CLIENT_AUTH_METHOD}"
+            )
+        return KeySet.import_key_set(dict(client.config.jwks))
+
+    def verify_claims(self, claims: dict[str, Any]) -> None:
+        self.check_lifetime(claims)
+        super().verify_claims(claims)
+
+    def check_lifetime(self, claims: dict[str, Any]) -> None:
+        """exp (and iat, when present) are times, and exp lies at most MAX_ASSERTION_LIFETIME after
+        iat and after now; after now, with the leeway for clocks that run ahead."""
+        longest = MAX_ASSERTION_LIFETIME.total_seconds()
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not _is_time(exp) or ("iat" in claims and not _is_time(iat)):
+            raise InvalidClientError(description="exp and iat must be NumericDate values")
+        if exp > self.provider.clock().timestamp() + longest + self.leeway or (
+            iat is not None and exp - iat > longest
+        ):
+            raise InvalidClientError(
+                description=f"a client assertion may be good for at most {longest:.0f} seconds"
+            )
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
         """Remember the jti until the assertion expires; a second use is refused by the primary key."""
@@ -44,3 +89,31 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
             db.session.rollback()
             return False
         return True
+
+
+def _is_time(value: object) -> bool:
+    """A NumericDate (RFC 7519 §2): a JSON number, finite; never a boolean."""
+    return not isinstance(value, bool) and (
+        isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    )
+
+
+def client_secret_basic(query_client: Any, request: OAuth2Request) -> OidcClient | None:
+    """client_secret_basic (RFC 6749 §2.3.1), as authlib does it, once the header is readable.
+
+    A Basic header without credentials, or with credentials that are not base64 of UTF-8 text, is a
+    failed attempt to authenticate with it: invalid_client, 401 with WWW-Authenticate (§5.2).
+    """
+    scheme, *credentials = (request.headers.get("Authorization") or "").split(None, 1) or [""]
+    if scheme.lower() == "basic" and not _readable(credentials):
+        raise InvalidClientError(
+            status_code=401, description="the Authorization header holds no readable client credentials"
+        )
+    return authenticate_client_secret_basic(query_client, request)
+
+
+def _readable(credentials: list[str]) -> bool:
+    try:
+        return bool(credentials) and bool(base64.b64decode(credentials[0], validate=True).decode("utf-8"))
+    except (binascii.Error, UnicodeDecodeError):
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any, NoReturn
 
@@ -11,7 +12,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Flask, Response, abort, request
 
-from broker.oidc.client_auth import PrivateKeyJwt
+from broker.oidc.client_auth import PrivateKeyJwt, client_secret_basic
 from broker.oidc.grants import CodeGrant, OpenIdCode, S256CodeChallenge
 from broker.oidc.provider import Provider
 from broker.oidc.tokens import TokenIssuer, TokenValidator
@@ -32,6 +33,58 @@ class NamedAuthorizationServer(AuthorizationServer):
         ]
         return super().handle_response(status, body, named)
 
+    def get_consent_grant(self, request: Any = None, end_user: Any = None) -> Any:
+        try:
+            return super().get_consent_grant(request, end_user)
+        except ValueError as error:
+            safe = safely_described(error)
+            if safe is None:
+                raise
+            safe.state = self.create_oauth2_request(request).payload.state
+            raise safe from None
+
+    def create_token_response(self, request: Any = None) -> Response:
+        try:
+            return super().create_token_response(request)
+        except ValueError as error:
+            safe = safely_described(error)
+            if safe is None:
+                raise
+            return self.handle_error_response(request, safe)
+
+
+# In place of a description RFC 6749 §5.2 does not allow: what went wrong, without the value.
+UNREPEATABLE = "a parameter holds characters that an error description cannot repeat"
+_ERROR_ARGUMENTS = [name for name in inspect.signature(OAuth2Error.__init__).parameters if name != "self"]
+
+
+def safely_described(error: ValueError) -> OAuth2Error | None:
+    """The OAuth error authlib was making when it refused the error's description, described safely.
+
+    authlib writes some request values into descriptions (an unregistered redirect URI, an unknown
+    response type, what a JOSE library says of a client assertion) and raises ValueError from
+    OAuth2Error's constructor when a description holds a character RFC 6749 §5.2 does not allow:
+    a quote, a backslash, a control or a non-ASCII character. The constructor's arguments say which
+    error it was, with which status, state and redirect (or none, for an untrusted redirect URI):
+    the same error is made again with a description that does not repeat the value. None when
+    `error` did not come from there.
+    """
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    if trace is None or trace.tb_frame.f_code is not OAuth2Error.__init__.__code__:
+        return None
+    arguments = trace.tb_frame.f_locals
+    refused = arguments["self"]
+    # authlib's subclasses add no arguments of their own that a response reads: made again as the
+    # same class, through OAuth2Error's own constructor.
+    safe = type(refused).__new__(type(refused))
+    safe.__dict__.update(refused.__dict__)
+    OAuth2Error.__init__(
+        safe, **({name: arguments[name] for name in _ERROR_ARGUMENTS} | {"description": UNREPEATABLE})
+    )
+    return safe
+
 
 def authorization_server(app: Flask, provider: Provider) -> AuthorizationServer:
     tokens = TokenIssuer(provider)
@@ -39,6 +92,7 @@ def authorization_server(app: Flask, provider: Provider) -> AuthorizationServer:
         app, provider.issuer, query_client=provider.client, save_token=tokens.save
     )
     server.register_token_generator("default", tokens)
+    server.register_client_auth_method("client_secret_basic", client_secret_basic)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(provider))
     grant = type("ProviderCodeGrant", (CodeGrant,), {"provider": provider})
     server.register_grant(grant, [S256CodeChallenge(required=True), OpenIdCode(provider)])
