@@ -130,8 +130,9 @@ def test_the_demo_portal_calls_a_cancel_at_the_hm_a_cancel(base_url: str, lang: 
     assert answer.status_code == 200
     assert f'<html lang="{lang}">' in answer.text
     assert f'<h2 id="outcome-title">{words}</h2>' in answer.text
-    # The protocol's words only in the line for developers, not as the message.
+    # The protocol's words only in the line for developers, not as the message; a cancel needs no reason.
     assert "<code>access_denied</code>" in answer.text
+    assert "reason" not in answer.text and "reden" not in answer.text
     assert 'class="error"' not in answer.text
 
 
