@@ -34,6 +34,14 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         super().__init__(validate_jti=True)
         self.provider = provider
 
+    def __call__(self, query_client: Any, request: OAuth2Request) -> OidcClient | None:
+        client = super().__call__(query_client, request)
+        named = request.form.get("client_id")
+        if client is not None and named is not None and named != client.get_client_id():
+            # The assertion's subject is the client; a client_id naming another is not ignored.
+            raise InvalidClientError(description="client_id is not the client assertion's subject")
+        return client
+
     def get_audiences(self) -> list[str]:
         # Core §9: the audience SHOULD be the token endpoint; the issuer is accepted too.
         return [self.provider.endpoint("/oidc/token"), self.provider.issuer]

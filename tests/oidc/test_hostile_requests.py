@@ -251,3 +251,10 @@ def test_an_assertion_good_for_exactly_the_lifetime_is_accepted(client: FlaskCli
     now = int(time.time())
     answer = portal.token(code, client_assertion=client_assertion("olo-jwt", iat=now, exp=now + LIFETIME))
     assert answer.status_code == 200, answer.get_json()
+
+
+def test_a_client_id_beside_an_assertion_for_another_client_is_invalid_client(client: FlaskClient) -> None:
+    portal = Portal(client, "olo-jwt", "private_key_jwt")
+    code = redirect_parameters(portal.sign_in())["code"]
+    answer = portal.token(code, client_id="ind-portal")
+    assert_json_error(answer, 400, "invalid_client")
