@@ -140,9 +140,13 @@ def _intermediary(values: dict[str, list[etree._Element]], decrypt: Decrypter) -
         if value is None:
             continue
         encrypted = child(value, "saml", "EncryptedID")
-        if encrypted is not None:
-            return _typed(decrypt(encrypted))
-        return Identifier(kind, kind.check(text(value)))
+        if encrypted is None:
+            return Identifier(kind, kind.check(text(value)))
+        identifier = _typed(decrypt(encrypted))
+        # The NameQualifier inside names the attribute's own type: an intermediary is never a BSN.
+        if identifier.type is not kind:
+            raise SamlError(Reason.ATTRIBUTE_INVALID, f"{name} holds a {identifier.type.short} identifier")
+        return identifier
     return None
 
 

@@ -47,8 +47,12 @@ def sign_in_claims(admitted: Admitted, client_id: str, salt: bytes) -> dict[str,
         "mandate": {
             "kind": admitted.mandate.value,
             "service_uuid": identity.service_uuid,
+            # The intermediary by KvK number or, for one identified by RSIN only, by RSIN.
             "intermediary_kvk_number": intermediary.value
             if intermediary and intermediary.type is IdentifierType.KVK
+            else None,
+            "intermediary_rsin": intermediary.value
+            if intermediary and intermediary.type is IdentifierType.RSIN
             else None,
         },
         "acting_subject": identity.acting_subject,

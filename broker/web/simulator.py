@@ -46,6 +46,7 @@ SCENARIO_FIELDS = (
     "establishment",
     "mandate",
     "intermediary",
+    "intermediary_rsin",
     "loa",
     "advice",
     "earlier",

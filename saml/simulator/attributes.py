@@ -11,6 +11,7 @@ from saml.attributes import (
     ACTING_SUBJECT_ID,
     ESTABLISHMENT_RESTRICTION,
     INTERMEDIARY_KVK,
+    INTERMEDIARY_RSIN,
     LEGAL_SUBJECT_ID,
     PSEUDONYM,
     SERVICE_ID,
@@ -63,11 +64,20 @@ def _encrypted(
     yield attribute(LEGAL_SUBJECT_ID, encrypted(IdentifierType.KVK.value, scenario.kvk_number))
     yield attribute(ACTING_SUBJECT_ID, encrypted(PSEUDONYM, pseudonym))
     if scenario.mandate is Mandate.REPRESENTATIVE:
-        yield attribute(INTERMEDIARY_KVK, encrypted(IdentifierType.KVK.value, scenario.intermediary_kvk))
+        name, kind, value = _intermediary(scenario)
+        yield attribute(name, encrypted(kind.value, value))
 
 
 def _plain(scenario: Scenario, pseudonym: str) -> Iterator[etree._Element]:
     yield attribute(IdentifierType.KVK.value, scenario.kvk_number)
     yield attribute(PSEUDONYM, pseudonym)
     if scenario.mandate is Mandate.REPRESENTATIVE:
-        yield attribute(INTERMEDIARY_KVK, scenario.intermediary_kvk)
+        name, _, value = _intermediary(scenario)
+        yield attribute(name, value)
+
+
+def _intermediary(scenario: Scenario) -> tuple[str, IdentifierType, str]:
+    """The intermediary's attribute, identifier type and value: by RSIN when the scenario names one."""
+    if scenario.intermediary_rsin is not None:
+        return INTERMEDIARY_RSIN, IdentifierType.RSIN, scenario.intermediary_rsin
+    return INTERMEDIARY_KVK, IdentifierType.KVK, scenario.intermediary_kvk

@@ -71,6 +71,8 @@ class Scenario:
     establishment: str | None = None
     mandate: Mandate = Mandate.OWN
     intermediary_kvk: str = "87654321"
+    # An intermediary identified by RSIN instead (IntermediateEntityID:RSIN); None: by KvK number.
+    intermediary_rsin: str | None = None
     level: Level = LevelOfAssurance.LOA3
     advice: bool = False
     # The HM answers with a sign-in it kept from before (its own single sign-on), ignoring ForceAuthn.
@@ -84,6 +86,9 @@ class Scenario:
         if self.establishment is not None:
             _check_digits("establishment", self.establishment, 12)
         _check_digits("intermediary", self.intermediary_kvk, 8)
+        if self.intermediary_rsin is not None:
+            # Digits only: an RSIN failing the eleven-test goes out, to see the broker refuse it.
+            _check_digits("intermediary_rsin", self.intermediary_rsin, 9)
         if self.mandate is Mandate.REPRESENTATIVE and self.intermediary_kvk == self.kvk_number:
             raise ScenarioError("intermediary", _SAME_COMPANY)
         if self.binding is not None and self.binding not in _BINDINGS.values():
@@ -99,11 +104,13 @@ class Scenario:
         """
         defaults = cls()
         establishment = _text(params, "establishment", "")
+        intermediary_rsin = _text(params, "intermediary_rsin", "")
         return cls(
             kvk_number=_text(params, "kvk", defaults.kvk_number),
             establishment=establishment or None,
             mandate=_choice(params, "mandate", Mandate, defaults.mandate),
             intermediary_kvk=_text(params, "intermediary", defaults.intermediary_kvk),
+            intermediary_rsin=intermediary_rsin or None,
             level=_level(params, defaults.level),
             advice=_flag(params, "advice"),
             earlier_sign_in=_flag(params, "earlier"),
@@ -126,6 +133,8 @@ class Scenario:
         }
         if self.establishment is not None:
             params["establishment"] = self.establishment
+        if self.intermediary_rsin is not None:
+            params["intermediary_rsin"] = self.intermediary_rsin
         if self.binding is not None:
             params["binding"] = next(name for name, b in _BINDINGS.items() if b is self.binding)
         return params
