@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import IntegrityError
 
-from broker import models
+from broker import audit, models
+from broker.audit_cli import audit_cli
 from broker.decide import SponsorCategory, register_day
 from broker.extensions import db
 from broker.runtime import runtime
 from broker.sponsor_export import MAX_NAME, ExportError, read_export
-from config import ConfigError, Service, editing
-from config.clients import AUTH_METHODS
+from config import ConfigError, Registry, Service, editing
+from config.clients import AUTH_METHODS, Client
 from config.portal_profiles import DEFAULT_PROFILE, PROFILES
 from config.services import DEFAULT_MANDATES, ESTABLISHMENT_POLICIES, LEVELS, MANDATES, SPONSOR_CATEGORIES
 from saml.identifiers import digits_problem
@@ -69,21 +72,36 @@ def add_client(
     client_id: str, service: str, redirect_uris: tuple[str, ...], auth_method: str, name: str | None
 ) -> None:
     """Register a portal; a new secret is printed once (the file keeps only its SHA-256)."""
-    _apply(lambda path: editing.add_client(path, client_id, service, list(redirect_uris), auth_method, name))
+    _apply(
+        lambda path: editing.add_client(path, client_id, service, list(redirect_uris), auth_method, name),
+        "clients add",
+        client_id,
+        lambda registry: _client(registry.client(client_id)),
+    )
 
 
 @clients_cli.command("rotate-secret")
 @click.argument("client_id")
 def rotate_secret(client_id: str) -> None:
     """Give a client a new secret, printed once; the old one stops working when brokers reload the file."""
-    _apply(lambda path: editing.rotate_secret(path, client_id))
+    _apply(
+        lambda path: editing.rotate_secret(path, client_id),
+        "clients rotate-secret",
+        client_id,
+        lambda registry: _client(registry.client(client_id)),
+    )
 
 
 @clients_cli.command("remove")
 @click.argument("client_id")
 def remove_client(client_id: str) -> None:
     """Remove a client."""
-    _apply(lambda path: editing.remove_client(path, client_id))
+    _apply(
+        lambda path: editing.remove_client(path, client_id),
+        "clients remove",
+        client_id,
+        lambda registry: _client(registry.client(client_id)),
+    )
 
 
 @services_cli.command("list")
@@ -160,7 +178,12 @@ def add_service(
         sponsor_categories,
         profile,
     )
-    _apply(lambda path: editing.add_service(path, service))
+    _apply(
+        lambda path: editing.add_service(path, service),
+        "services add",
+        slug,
+        lambda registry: _service(registry.service(slug)),
+    )
     click.echo("Hand the HM our new metadata (flask --app wsgi saml metadata) before portals use it.")
 
 
@@ -168,7 +191,12 @@ def add_service(
 @click.argument("slug")
 def remove_service(slug: str) -> None:
     """Remove a service that no client signs in for any more."""
-    _apply(lambda path: editing.remove_service(path, slug))
+    _apply(
+        lambda path: editing.remove_service(path, slug),
+        "services remove",
+        slug,
+        lambda registry: _service(registry.service(slug)),
+    )
 
 
 @services_cli.command("check")
@@ -182,15 +210,24 @@ def check_services() -> None:
     click.echo(f"{config.path}: {len(registry.services)} services, {len(registry.clients)} clients, valid")
 
 
-def _apply(edit: Callable[[Path], editing.Edited]) -> None:
-    """Make the edit, check the result as start-up would, and only then write it."""
+_Entry = Mapping[str, Any] | None
+
+
+def _apply(
+    edit: Callable[[Path], editing.Edited], what: str, key: str, entry: Callable[[Registry], _Entry]
+) -> None:
+    """Make the edit, check the result as start-up would, and only then write it. The audit trail
+    records `entry` before and after; that record is committed once the file is written."""
     config = runtime().settings.config
     try:
+        before = entry(config.read())
         edited = edit(config.path)
-        config.parse(edited.text)
+        after = entry(config.parse(edited.text))
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
+    _record(what, key, before, after)
     editing.write(config.path, edited.text)
+    db.session.commit()
     if edited.secret:
         click.echo(f"secret (shown once, keep it safe): {edited.secret}")
     unit = "second" if config.check_seconds == 1 else "seconds"
@@ -198,6 +235,26 @@ def _apply(edit: Callable[[Path], editing.Edited]) -> None:
         f"{config.path} updated. Running brokers apply it within {config.check_seconds} {unit}"
         " (no restart needed)."
     )
+
+
+def _client(client: Client | None) -> _Entry:
+    """A client as the trail keeps it: its secret only as the first characters of its hash."""
+    if client is None:
+        return None
+    entry = {field.name: getattr(client, field.name) for field in dataclasses.fields(client)}
+    entry["secret"] = client.secret and client.secret.sha256[:12]
+    entry["jwks"] = client.jwks is not None
+    return entry
+
+
+def _service(service: Service | None) -> _Entry:
+    return None if service is None else dataclasses.asdict(service)
+
+
+def _record(what: str, key: str, before: _Entry, after: _Entry) -> None:
+    """Add a change made by this command to the audit trail, in the session's transaction."""
+    now = runtime().upstream.clock()
+    audit.record_change(audit.ChangeRecord(now, audit.os_user(), what, key, before, after))
 
 
 sponsors_cli = AppGroup("sponsors", help="The register of recognised sponsors (erkende referenten).")
@@ -219,7 +276,21 @@ def import_sponsors(file: Path, category: str, valid_from: datetime | None) -> N
         raise click.ClickException(f"{file}: refused, nothing written:\n{problems}") from None
     now = runtime().upstream.clock()
     start = valid_from.date() if valid_from else register_day(now)
+    before = models.sponsors(SponsorCategory(category))
     replaced = models.replace_category(SponsorCategory(category), listed, start, now)
+    was, now_listed = {s.kvk_number for s in before}, {entry.kvk_number for entry in listed}
+    _record(
+        "sponsors import",
+        category,
+        {"companies": len(was), "removed": sorted(was - now_listed)},
+        {
+            "companies": len(now_listed),
+            "added": sorted(now_listed - was),
+            "valid_from": start.isoformat(),
+            # Listed again: their end day is cleared.
+            "reopened": sorted(s.kvk_number for s in before if s.kvk_number in now_listed and s.valid_to),
+        },
+    )
     db.session.commit()
     click.echo(f"{category}: {replaced.added} added, {replaced.removed} removed, {replaced.kept} kept")
 
@@ -261,9 +332,11 @@ def add_sponsor(
     if any(r.category == category for r in models.registrations(kvk_number)):
         raise already
     try:
+        before = _registered(kvk_number)
         models.add_sponsor(
             models.Sponsor(kvk_number, SponsorCategory(category), name, start, end, now, models.Origin.ADDED)
         )
+        _record("sponsors add", kvk_number, before, _registered(kvk_number))
         db.session.commit()
     except IntegrityError:
         # Another run added the same row between the check above and this insert.
@@ -278,11 +351,25 @@ def add_sponsor(
 def remove_sponsor(kvk_number: str, category: str | None) -> None:
     """Remove a company from the register."""
     _check_kvk(kvk_number)
+    before = _registered(kvk_number)
     removed = models.remove_sponsor(kvk_number, SponsorCategory(category) if category else None)
     if not removed:
         raise click.ClickException(f"KvK number {kvk_number} is not in the register{_for(category)}")
+    _record("sponsors remove", kvk_number, before, _registered(kvk_number))
     db.session.commit()
     click.echo(f"removed {kvk_number}{_for(category)}: {removed} rows")
+
+
+def _registered(kvk_number: str) -> _Entry:
+    """A company's rows in the register as the trail keeps them: per category, its period."""
+    rows = models.registrations(kvk_number)
+    return {
+        r.category.value: {
+            "valid_from": r.valid_from.isoformat(),
+            "valid_to": r.valid_to and r.valid_to.isoformat(),
+        }
+        for r in rows
+    } or None
 
 
 def _check_kvk(kvk_number: str) -> None:
@@ -305,3 +392,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(clients_cli)
     app.cli.add_command(services_cli)
     app.cli.add_command(sponsors_cli)
+    app.cli.add_command(audit_cli)

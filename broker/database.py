@@ -12,6 +12,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from broker.extensions import db
+from broker.models import audit
 
 # A connection unused for this long may have been cut (a database restart, a firewall's idle
 # timeout): it is pinged before use. A busy broker reuses its connections long before that, so a
@@ -28,6 +29,7 @@ def init_app(app: Flask, database_url: str) -> None:
     event.listen(engine.pool, "checkout", _ping_if_idle(engine))
     if database_url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", audit.sqlite_functions)
 
 
 def _mark_idle(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from config.catalogue_entry import CATALOGUE_ENVIRONMENTS
 from config.dev_keys import ensure_key_pair, ensure_signing_key, write_once
 from config.registry import ConfigFile
 from config.settings import (
@@ -72,6 +73,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         simulator=simulator,
         demo_secret=_demo_secret(env, production),
         kvk=_kvk(env, saml.base_url, production, simulator),
+        audit_retention=timedelta(days=env.integer("BROKER_AUDIT_RETENTION_DAYS", 400, 90, 3650)),
     )
 
 
@@ -153,7 +155,28 @@ def _saml(env: _Env, instance: Path, production: bool, simulator: bool) -> SamlS
         organisation_name=env.get("BROKER_ORGANISATION_NAME", "eh-broker"),
         organisation_url=env.get("BROKER_ORGANISATION_URL", base_url),
         contact_email=env.get("BROKER_CONTACT_EMAIL", ""),
+        organisation_name_en=env.get("BROKER_ORGANISATION_NAME_EN", ""),
+        hm_ids=_hm_ids(env),
+        catalogue_environment=_catalogue_environment(env, production),
     )
+
+
+def _hm_ids(env: _Env) -> tuple[str, ...]:
+    """BROKER_HM_ID: the HMs' OINs, separated by commas."""
+    raw = env.get("BROKER_HM_ID", "")
+    values = tuple(part.strip() for part in raw.split(","))
+    if raw and (not all(re.fullmatch(r"[0-9]{20}", v) for v in values) or len(set(values)) != len(values)):
+        raise ConfigError(f"BROKER_HM_ID must list OINs (20 digits each), separated by commas, not {raw!r}")
+    return values if raw else ()
+
+
+def _catalogue_environment(env: _Env, production: bool) -> str:
+    raw = env.get("BROKER_CATALOGUE_ENV", "prod" if production else "preprod")
+    if raw not in CATALOGUE_ENVIRONMENTS:
+        raise ConfigError(
+            f"BROKER_CATALOGUE_ENV must be one of {', '.join(CATALOGUE_ENVIRONMENTS)}, not {raw!r}"
+        )
+    return raw
 
 
 def _hm_metadata(env: _Env, production: bool, simulator: bool) -> tuple[str | None, tuple[bytes, ...]]:

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from config.catalogue_entry import CatalogueEntry
+
 if TYPE_CHECKING:
     from config.registry import ConfigFile
 
@@ -96,6 +98,8 @@ class Service:
     sponsor_categories: tuple[str, ...] = ()
     # The portal profile (config.portal_profiles) its fields were filled in and checked by.
     profile: str = "custom"
+    # What the service catalogue says of it besides the above.
+    catalogue: CatalogueEntry = field(default_factory=CatalogueEntry)
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,12 @@ class SamlSettings:
     organisation_name: str = "eh-broker"
     organisation_url: str = ""
     contact_email: str = ""
+    # The organisation's name in English, beside the Dutch one (the service catalogue; none: not given).
+    organisation_name_en: str = ""
+    # The OINs of the HMs that list our services in the catalogue, the first providing the entries.
+    hm_ids: tuple[str, ...] = ()
+    # The HM environment the broker is connected to (`preprod` or `prod`), named in its catalogue.
+    catalogue_environment: str = "preprod"
 
     def service_id(self, service: Service) -> str:
         """The ServiceID the HM puts in assertions for `service`."""
@@ -188,3 +198,5 @@ class Settings:
     # The demo portal's client secret (development only): the demo is on when it is set.
     demo_secret: str | None = None
     kvk: KvkSettings = KvkSettings("https://api.kvk.nl")
+    # How long the audit trail keeps a record (`flask audit purge` removes older ones).
+    audit_retention: timedelta = timedelta(days=400)

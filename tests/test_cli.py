@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
 
-from broker import create_app, models
+from broker import audit, create_app, models
+from broker.models import audit as audit_store
 from config import Registry, Service, load_settings
+from config.clients import ClientSecret
 from tests.clients import CLIENTS, SERVICES
 from tests.conftest import broker_environ
 
@@ -22,7 +27,11 @@ def environ(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def cli_app(environ: dict[str, str]) -> Flask:
-    return create_app(load_settings(environ))
+    """An app on a migrated database: every change the CLI makes is recorded in the audit trail."""
+    app = create_app(load_settings(environ))
+    with app.app_context():
+        upgrade()
+    return app
 
 
 def config_file(app: Flask) -> Path:
@@ -256,8 +265,6 @@ def test_comments_stay_where_they_were_as_entries_come_and_go(cli_app: Flask, la
 
 @pytest.fixture
 def register_app(cli_app: Flask) -> Flask:
-    with cli_app.app_context():
-        upgrade()
     return cli_app
 
 
@@ -411,3 +418,113 @@ def test_a_sponsor_added_by_another_run_meanwhile_gets_the_same_message(
     assert code == 1
     assert "registered for labour already" in output
     assert len(listed(register_app)) == 1
+
+
+# --- the audit trail: every change through the CLI is recorded -----------------------------------
+
+
+def changes(app: Flask) -> list[dict[str, Any]]:
+    """The audit trail's records, oldest first, as `flask audit export` writes them."""
+    with app.app_context(), closing(audit_store.records_up_to(audit_store.chain().seq)) as records:
+        return [audit.exported(record) for record in records]
+
+
+def test_each_client_and_service_change_is_recorded(cli_app: Flask) -> None:
+    add_client = [
+        "clients",
+        "add",
+        "new-portal",
+        "--service",
+        "permits",
+        "--redirect-uri",
+        "https://new.test/cb",
+    ]
+    commands = [
+        add_service(),
+        add_client,
+        ["clients", "rotate-secret", "new-portal"],
+        ["clients", "remove", "new-portal"],
+        ["services", "remove", "permits"],
+    ]
+    secrets = []
+    for command in commands:
+        code, output = invoke(cli_app, *command)
+        assert code == 0, output
+        secrets += re.findall(r"keep it safe\): (\S+)", output)
+    records = changes(cli_app)
+    assert [(r["what"], r["key"], r["who"]) for r in records] == [
+        ("services add", "permits", audit.os_user()),
+        ("clients add", "new-portal", audit.os_user()),
+        ("clients rotate-secret", "new-portal", audit.os_user()),
+        ("clients remove", "new-portal", audit.os_user()),
+        ("services remove", "permits", audit.os_user()),
+    ]
+    service, added, rotated, removed, gone = records
+    assert service["before"] is None
+    assert (service["after"]["uuid"], service["after"]["index"], service["after"]["mandates"]) == (
+        PERMITS_UUID,
+        7,
+        ["own_company", "representative"],
+    )
+    assert added["before"] is None
+    assert (added["after"]["service"], added["after"]["redirect_uris"]) == (
+        "permits",
+        ["https://new.test/cb"],
+    )
+    # A secret is kept as the first characters of its hash: enough to tell two apart, no more.
+    first, second = (ClientSecret.of(secret).sha256 for secret in secrets)
+    assert (added["after"]["secret"], rotated["before"]["secret"], rotated["after"]["secret"]) == (
+        first[:12],
+        first[:12],
+        second[:12],
+    )
+    assert not any(secret in json.dumps(records) for secret in (*secrets, first, second))
+    assert (removed["before"]["client_id"], removed["after"]) == ("new-portal", None)
+    assert (gone["before"]["slug"], gone["after"]) == ("permits", None)
+    assert invoke(cli_app, "audit", "verify")[0] == 0
+
+
+def test_a_refused_change_leaves_no_record(cli_app: Flask) -> None:
+    code, _ = invoke(cli_app, "services", "remove", "ind-portaal-zakelijk")
+    assert code != 0
+    assert invoke(cli_app, "clients", "remove", "no-such-portal")[0] != 0
+    assert changes(cli_app) == []
+
+
+def test_each_register_change_is_recorded(register_app: Flask, tmp_path: Path) -> None:
+    add = ("sponsors", "add", "12345678", "--name", "Bakkerij Van Dijk", "--valid-from", "2026-01-01")
+    assert invoke(register_app, *add, "--category", "study")[0] == 0
+    assert invoke(register_app, *add, "--category", "labour", "--valid-to", "2026-03-31")[0] == 0
+    relisted = "KvK-nummer;Organisatie\n12345678;Bakkerij Van Dijk B.V.\n87654321;Nieuw BV\n"
+    for text in (DUTCH_EXPORT, relisted):
+        imported = ("sponsors", "import", export(tmp_path, text), "--category", "labour")
+        assert invoke(register_app, *imported, "--valid-from", "2026-06-01")[0] == 0
+    assert invoke(register_app, "sponsors", "remove", "12345678", "--category", "study")[0] == 0
+    study = {"valid_from": "2026-01-01", "valid_to": None}
+    labour = {"valid_from": "2026-01-01", "valid_to": "2026-03-31"}
+    assert [(r["what"], r["key"], r["before"], r["after"]) for r in changes(register_app)] == [
+        ("sponsors add", "12345678", None, {"study": study}),
+        ("sponsors add", "12345678", {"study": study}, {"labour": labour, "study": study}),
+        (
+            "sponsors import",
+            "labour",
+            {"companies": 1, "removed": []},
+            # Listed again, 12345678 is open-ended once more.
+            {"companies": 2, "added": ["00123456"], "valid_from": "2026-06-01", "reopened": ["12345678"]},
+        ),
+        (
+            "sponsors import",
+            "labour",
+            {"companies": 2, "removed": ["00123456"]},
+            {"companies": 2, "added": ["87654321"], "valid_from": "2026-06-01", "reopened": []},
+        ),
+        (
+            "sponsors remove",
+            "12345678",
+            {"labour": {**labour, "valid_to": None}, "study": study},
+            {"labour": {**labour, "valid_to": None}},
+        ),
+    ]
+    # The register's names are not kept: a sole trader's name is a person's.
+    assert "Bakkerij" not in json.dumps(changes(register_app))
+    assert invoke(register_app, "audit", "verify")[0] == 0

@@ -4,6 +4,7 @@ Nothing of a sign-in in progress lives in process memory or a client-side cookie
 can finish a sign-in another worker started.
 """
 
+from broker.models.audit import AuditChain, AuditRecord
 from broker.models.establishment import (
     PendingChoice,
     WaitingChoice,
@@ -54,6 +55,8 @@ from broker.models.sponsors import (
 )
 
 __all__ = [
+    "AuditChain",
+    "AuditRecord",
     "AuthorizationCode",
     "IssuedToken",
     "KvkAnswer",
