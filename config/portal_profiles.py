@@ -26,6 +26,8 @@ class PortalProfile:
     mandates_allowed: frozenset[str] | None = None
     mandates_needed: frozenset[str] = frozenset()
     establishment: str | None = None
+    # Whether every sign-in must name the company by its KvK number (each of the service's entity_types).
+    kvk_number_always: bool = False
 
 
 PROFILES: dict[str, PortalProfile] = {
@@ -40,6 +42,7 @@ PROFILES: dict[str, PortalProfile] = {
             lowest_loa="loa3",
             mandates_allowed=frozenset({"own_company", "recognised_sponsor"}),
             mandates_needed=frozenset({"own_company"}),
+            kvk_number_always=True,
         ),
         # An establishment number with every application; mandated applicants apply too.
         PortalProfile(
@@ -48,6 +51,7 @@ PROFILES: dict[str, PortalProfile] = {
             defaults={"establishment": "required", "mandates": ["own_company", "representative"]},
             mandates_needed=frozenset({"own_company", "representative"}),
             establishment="required",
+            kvk_number_always=True,
         ),
     )
 }

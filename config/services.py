@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
+from config.catalogue_entry import (
+    DEFAULT_ENTITY_TYPES,
+    DESCRIPTION_LIMIT,
+    ENTITY_TYPES,
+    NAME_LIMIT,
+    PURPOSE_LIMIT,
+    REQUESTABLE,
+    URL_LIMIT,
+    CatalogueEntry,
+    RequestedAttribute,
+)
 from config.portal_profiles import DEFAULT_PROFILE, PROFILES, PortalProfile
 from config.settings import ConfigError, Service
 
@@ -22,6 +35,7 @@ SPONSOR_CATEGORIES = ("labour", "knowledge_migrant", "research", "study", "excha
 # Whether a service needs an establishment number with every sign-in.
 ESTABLISHMENT_POLICIES = ("none", "required")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_OIN = re.compile(r"[0-9]{20}")
 
 
 def read_document(path: Path) -> dict[str, Any]:
@@ -55,7 +69,39 @@ def load_services(path: Path, document: dict[str, Any]) -> tuple[Service, ...]:
     _unique(path, services, "slug")
     _unique(path, services, "uuid")
     _unique(path, services, "index")
+    _check_instance_uuids(path, services)
     return services
+
+
+def catalogue_gaps(path: Path, services: Sequence[Service], hm_ids: Sequence[str]) -> tuple[str, ...]:
+    """What the service catalogue cannot do without and the file leaves out or makes too long, one
+    message per service and field; `hm_ids`: BROKER_HM_ID's."""
+    gaps = []
+    for n, service in enumerate(services):
+        where = f"{path}: services[{n}] ({service.slug})"
+        entry = service.catalogue
+        for lang, name in (("nl", service.name_nl), ("en", service.name_en)):
+            if len(name) > NAME_LIMIT:
+                gaps.append(
+                    f"{where}: field 'name' ({lang}) has {len(name)} characters; the catalogue allows"
+                    f" {NAME_LIMIT}"
+                )
+        missing = [
+            field
+            for field, value in (
+                ("description", entry.description_nl),
+                ("service_url", entry.service_url),
+                ("privacy_policy_url", entry.privacy_policy_url),
+                ("instance_uuid", entry.instance_uuid),
+            )
+            if not value
+        ]
+        gaps += [f"{where}: field '{field}' is missing: the service catalogue needs it" for field in missing]
+        if not entry.hm_ids and not hm_ids:
+            gaps.append(
+                f"{where}: field 'hm_ids' is missing and BROKER_HM_ID is not set: the HM's OIN is needed"
+            )
+    return tuple(gaps)
 
 
 def _service(path: Path, n: int, entry: Any) -> Service:
@@ -106,6 +152,7 @@ def _service(path: Path, n: int, entry: Any) -> Service:
         establishment=establishment,
         sponsor_categories=sponsor_categories,
         profile=profile.name,
+        catalogue=_catalogue_entry(where, entry, service_uuid),
     )
     refusal = _profile_refusal(profile, service)
     if refusal is not None:
@@ -131,6 +178,8 @@ def _profile_refusal(profile: PortalProfile, service: Service) -> tuple[str, str
         return "mandates", f"must include {', '.join(sorted(profile.mandates_needed))}"
     if profile.establishment and service.establishment != profile.establishment:
         return "establishment", f"must be {profile.establishment}"
+    if profile.kvk_number_always and any("KvKnr" not in types for types in service.catalogue.entity_types):
+        return "entity_types", "must include KvKnr in every set"
     return None
 
 
@@ -154,3 +203,135 @@ def _unique(path: Path, services: tuple[Service, ...], attribute: str) -> None:
         if value in seen:
             raise ConfigError(f"{path}: services ({service.slug}): field '{attribute}' repeats {value!r}")
         seen.add(value)
+
+
+def _catalogue_entry(where: str, entry: Mapping[str, Any], service_uuid: str) -> CatalogueEntry:
+    """The catalogue fields of one service entry; ConfigError names `where` and the field."""
+    description = _bilingual(where, entry, "description", DESCRIPTION_LIMIT)
+    instance_uuid = ""
+    if "instance_uuid" in entry:
+        try:
+            instance_uuid = str(uuid.UUID(str(entry["instance_uuid"])))
+        except ValueError:
+            raise ConfigError(f"{where}: field 'instance_uuid' is not a UUID") from None
+        if instance_uuid == service_uuid:
+            raise ConfigError(f"{where}: field 'instance_uuid' must differ from the service's 'uuid'")
+    return CatalogueEntry(
+        description_nl=description[0],
+        description_en=description[1],
+        service_url=_url(where, entry, "service_url"),
+        privacy_policy_url=_url(where, entry, "privacy_policy_url"),
+        instance_uuid=instance_uuid,
+        requested_attributes=_requested_attributes(where, entry),
+        entity_types=_entity_types(where, entry),
+        establishment_restrictions=_flag(where, entry, "establishment_restrictions", True),
+        public=_flag(where, entry, "public", True),
+        hm_ids=_hm_ids(where, entry),
+    )
+
+
+def _check_instance_uuids(path: Path, services: Sequence[Service]) -> None:
+    """Every instance UUID once, and never one of the services' own UUIDs."""
+    service_uuids = {service.uuid for service in services}
+    seen: set[str] = set()
+    for n, service in enumerate(services):
+        value = service.catalogue.instance_uuid
+        if not value:
+            continue
+        if value in seen or value in service_uuids:
+            raise ConfigError(
+                f"{path}: services[{n}] ({service.slug}): field 'instance_uuid' repeats {value!r}"
+                " (each service instance needs a UUID of its own)"
+            )
+        seen.add(value)
+
+
+def _bilingual(where: str, entry: Mapping[str, Any], field: str, limit: int) -> tuple[str, str]:
+    if field not in entry:
+        return "", ""
+    return _texts(f"{where}: field '{field}'", entry[field], limit)
+
+
+def _texts(what: str, value: Any, limit: int) -> tuple[str, str]:
+    """Dutch and English texts of at most `limit` characters."""
+    if not isinstance(value, dict) or not all(isinstance(value.get(lang), str) for lang in ("nl", "en")):
+        raise ConfigError(f"{what} must give both 'nl' and 'en'")
+    texts = (value["nl"].strip(), value["en"].strip())
+    for lang, text in zip(("nl", "en"), texts, strict=True):
+        if not text:
+            raise ConfigError(f"{what} ({lang}) is empty")
+        if len(text) > limit:
+            raise ConfigError(f"{what} ({lang}) has {len(text)} characters; at most {limit} are allowed")
+    return texts
+
+
+def _url(where: str, entry: Mapping[str, Any], field: str) -> str:
+    if field not in entry:
+        return ""
+    value = entry[field]
+    try:
+        host = urlsplit(value).hostname if isinstance(value, str) and value.startswith("https://") else None
+    except ValueError:
+        host = None
+    if not host or any(char.isspace() for char in value) or len(value) > URL_LIMIT:
+        raise ConfigError(
+            f"{where}: field '{field}' must be an https:// URL of at most {URL_LIMIT} characters"
+        )
+    return str(value)
+
+
+def _requested_attributes(where: str, entry: Mapping[str, Any]) -> tuple[RequestedAttribute, ...]:
+    value = entry.get("requested_attributes", [])
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: field 'requested_attributes' must be a list")
+    found: list[RequestedAttribute] = []
+    for n, item in enumerate(value):
+        what = f"{where}: field 'requested_attributes[{n}]'"
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or name not in REQUESTABLE:
+            raise ConfigError(f"{what}: 'name' must be one of {', '.join(REQUESTABLE)}")
+        if any(attribute.name == name for attribute in found):
+            raise ConfigError(f"{what}: {name} is requested twice")
+        if "purpose" not in item:
+            raise ConfigError(f"{what} ({name}): 'purpose' is missing: say why the service needs it")
+        purpose = _texts(f"{what} ({name}): 'purpose'", item["purpose"], PURPOSE_LIMIT)
+        found.append(RequestedAttribute(name, *purpose))
+    return tuple(found)
+
+
+def _entity_types(where: str, entry: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+    if "entity_types" not in entry:
+        return DEFAULT_ENTITY_TYPES
+    value = entry["entity_types"]
+    choices = ", ".join(ENTITY_TYPES)
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(
+            isinstance(s, list) and s and all(t in ENTITY_TYPES for t in s if isinstance(t, str))
+            for s in value
+        )
+        or not all(isinstance(t, str) for s in value for t in s)
+    ):
+        raise ConfigError(f"{where}: field 'entity_types' must list one or more sets, each of {choices}")
+    sets = tuple(tuple(str(t) for t in s) for s in value)
+    if any(len(set(s)) != len(s) for s in sets) or len({frozenset(s) for s in sets}) != len(sets):
+        raise ConfigError(f"{where}: field 'entity_types' repeats a type in a set, or a set")
+    return sets
+
+
+def _flag(where: str, entry: Mapping[str, Any], field: str, default: bool) -> bool:
+    value = entry.get(field, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: field '{field}' must be true or false")
+    return value
+
+
+def _hm_ids(where: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
+    value = entry.get("hm_ids", [])
+    # OINs in quotes: YAML reads 20 bare digits as a number and drops the leading zeros.
+    if not isinstance(value, list) or not all(isinstance(v, str) and _OIN.fullmatch(v) for v in value):
+        raise ConfigError(f"{where}: field 'hm_ids' must list OINs: 20 digits each, in quotes")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{where}: field 'hm_ids' repeats an OIN")
+    return tuple(value)
