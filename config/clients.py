@@ -55,6 +55,9 @@ class Client:
     # PKCE (S256) for every client, as the NL GOV Assurance profile requires; a confidential
     # client may be let off for a legacy portal or a conformance test run.
     require_pkce: bool = True
+    # A refusal first shows the person the broker's page (why, what to do, the reference), whose
+    # button takes them back; false for a portal that explains refusals on its own page.
+    refusal_page: bool = True
 
     @property
     def public(self) -> bool:
@@ -130,12 +133,17 @@ class _Entry:
             id_token_signed_response_alg=self.choice("id_token_signed_response_alg", SIGNING_ALGS, "RS256"),
             access_token_format=self.choice("access_token_format", ACCESS_TOKEN_FORMATS, "opaque"),
             require_pkce=self.require_pkce(method),
+            refusal_page=self.flag("refusal_page", True),
         )
 
-    def require_pkce(self, method: str) -> bool:
-        value = self.get("require_pkce", True)
+    def flag(self, field: str, default: bool) -> bool:
+        value = self.get(field, default)
         if not isinstance(value, bool):
-            raise self.fail("require_pkce", "must be true or false")
+            raise self.fail(field, "must be true or false")
+        return value
+
+    def require_pkce(self, method: str) -> bool:
+        value = self.flag("require_pkce", True)
         if not value and method == "none":
             raise self.fail("require_pkce", "cannot be false for a public client: PKCE is what protects it")
         return value

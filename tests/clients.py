@@ -97,6 +97,12 @@ clients:
     redirect_uris: [{REDIRECT}]
     secret: {SECRET}
     require_pkce: false
+  - client_id: ind-own-page
+    name: IND portal with its own refusal page
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    secret: {SECRET}
+    refusal_page: false
 """
 
 

@@ -40,7 +40,15 @@ from broker.handelsregister import settle_from_register
 from broker.kvk import KvkError
 from broker.oidc.claims import with_establishment
 from broker.runtime import runtime
-from broker.web.answer import Authorization, authorization, deny, issue_code, refuse
+from broker.web.answer import (
+    CANCELLED,
+    Authorization,
+    authorization,
+    deny,
+    issue_code,
+    refuse,
+    subject_of_claims,
+)
 from broker.web.errors import CHOICE_STALE, CHOICE_UNCONFIRMED, KVK_UNAVAILABLE, error_page
 from broker.web.i18n import locale_of
 
@@ -99,7 +107,12 @@ def answer() -> Page:
         return refuse(error)
     action = request.form.get("action")
     if action == "cancel":
-        return _used_up(choice, lambda: deny(authorized, "cancelled", "the user cancelled at the picker"))
+        return _used_up(
+            choice,
+            lambda: deny(
+                authorized, CANCELLED, "the user cancelled at the picker", subject_of_claims(choice.claims)
+            ),
+        )
     if choice.options is None:
         return _retry(authorized, choice)
     if action != "pick":
@@ -131,7 +144,7 @@ def _finish(authorized: Authorization, claims: dict[str, Any], settled: Establis
     if isinstance(settled, Refused):
         client_id = authorized.client.get_client_id()
         log.info("establishment refused client=%s reason=%s", client_id, settled.reason.value)
-        return deny(authorized, settled.reason.value, settled.detail)
+        return deny(authorized, settled.reason.value, settled.detail, subject_of_claims(claims))
     return issue_code(authorized, with_establishment(claims, settled))
 
 

@@ -30,7 +30,7 @@ from broker.oidc.clients import OidcClient
 from broker.runtime import BrokerRuntime, runtime
 from broker.upstream import Answer, Refusal
 from broker.web import establishment
-from broker.web.answer import authorization, deny, issue_code, refuse
+from broker.web.answer import authorization, deny, issue_code, refuse, subject_of_identity
 from broker.web.cors import cross_origin
 from broker.web.errors import hm_refusal_description
 from broker.web.hand_off import hand_off
@@ -180,7 +180,7 @@ def _answer_client(
         "decision client=%s service=%s outcome=%s", client.get_client_id(), service.slug, _summary(decision)
     )
     if isinstance(decision, Refused):
-        return deny(authorized, decision.reason.value, decision.detail)
+        return deny(authorized, decision.reason.value, decision.detail, subject_of_identity(identity))
     claims = sign_in_claims(decision, client.get_client_id(), state.provider.settings.subject_salt)
     if decision.lookup is not None:
         # The service requires an establishment the mandate does not fix (or the register must confirm).

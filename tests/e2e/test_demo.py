@@ -6,6 +6,8 @@ the demo portal calls the token, JWKS and userinfo endpoints over HTTP as any po
 
 from __future__ import annotations
 
+import html
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -220,7 +222,16 @@ def test_the_ind_demo_admits_a_representative_only_for_a_recognised_sponsor(base
     admitted = _sign_in(base_url, "ind", sponsor).text
     assert '"kind": "recognised_sponsor"' in admitted
     assert '"intermediary_kvk_number": "87654321"' in admitted
-    refused = _sign_in(base_url, "ind", "kvk=24444001&mandate=representative&intermediary=87654321&loa=loa3")
+    with requests.Session() as browser:
+        choices = "kvk=24444001&mandate=representative&intermediary=87654321&loa=loa3"
+        page = _sign_in_with(browser, base_url, "ind", choices)
+        # The broker's refusal page first, in the person's language, then its button back to the demo.
+        assert page.status_code == 403
+        assert "<h1>Deze dienst is niet voor u beschikbaar</h1>" in page.text
+        assert "erkend referent" in page.text
+        back = re.search(r'id="back-to-portal" href="([^"]+)"', page.text)
+        assert back
+        refused = browser.get(html.unescape(back.group(1)), timeout=10)
     assert refused.status_code == 200
     assert '<h2 id="outcome-title">U kon niet inloggen</h2>' in refused.text
     assert "<code>access_denied</code>" in refused.text

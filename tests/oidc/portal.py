@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -130,11 +132,23 @@ def submit_without_following(client: FlaskClient, page: TestResponse) -> TestRes
     return client.post(local(form.action), data=form.fields)
 
 
-def redirect_parameters(answer: TestResponse, redirect_uri: str = REDIRECT) -> dict[str, str]:
-    """The query parameters of the broker's redirect back to the portal, which, code or error,
-    always names the broker as its issuer (RFC 9207)."""
+def back_to_portal(answer: TestResponse) -> str:
+    """Where the broker sends the user back to the portal: its redirect, or the button of the
+    refusal page it shows first."""
+    if answer.status_code == 403:
+        match = re.search(
+            r'<a class="button" id="back-to-portal" href="([^"]+)"', answer.get_data(as_text=True)
+        )
+        assert match, answer.get_data(as_text=True)[-2000:]
+        return html.unescape(match.group(1))
     assert answer.status_code == 302, answer.get_data(as_text=True)[-2000:]
-    location = urlsplit(answer.headers["Location"])
+    return answer.headers["Location"]
+
+
+def redirect_parameters(answer: TestResponse, redirect_uri: str = REDIRECT) -> dict[str, str]:
+    """The query parameters of the broker's answer to the portal (its redirect, or the refusal
+    page's button), which, code or error, always names the broker as its issuer (RFC 9207)."""
+    location = urlsplit(back_to_portal(answer))
     assert f"{location.scheme}://{location.netloc}{location.path}" == redirect_uri
     params = {name: values[0] for name, values in parse_qs(location.query).items()}
     assert params.get("iss") == TEST_BASE_URL, params  # the issuer: BROKER_ISSUER defaults to the base URL

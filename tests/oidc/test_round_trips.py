@@ -44,7 +44,7 @@ def traffic(app: Flask) -> Iterator[Traffic]:
     event.remove(engine, "commit", commit)
 
 
-def test_a_whole_sign_in_takes_thirteen_statements_in_three_commits(
+def test_a_whole_sign_in_takes_fourteen_statements_in_three_commits(
     client: FlaskClient, traffic: Traffic
 ) -> None:
     portal = Portal(client, "ind-portal")
@@ -57,8 +57,8 @@ def test_a_whole_sign_in_takes_thirteen_statements_in_three_commits(
         # the simulator keeps its answer for the artifact (no transaction)
         "INSERT",
         # ACS: the request, the artifact taken, the request consumed, the assertion remembered,
-        # the authorization taken, the code stored
-        *("SELECT", "DELETE", "UPDATE", "INSERT", "DELETE", "INSERT"),
+        # the authorization taken, the code stored, the decision in the audit trail
+        *("SELECT", "DELETE", "UPDATE", "INSERT", "DELETE", "INSERT", "INSERT"),
         # token: the code claimed, the token stored; userinfo: the token read
         *("UPDATE", "INSERT", "SELECT"),
     ]
