@@ -13,7 +13,7 @@ from lxml import etree
 from config import Binding, NextKey, Registry, SamlSettings, Service, Settings
 from config.dev_keys import generate_key_pair
 from saml.keys import key_name
-from saml.metadata import sp_metadata
+from saml.metadata import ROLLOVER_NS, sp_metadata
 from saml.signature import register_ids, verify
 from saml.xml import NS, parse
 
@@ -112,3 +112,21 @@ def test_the_metadata_endpoint_serves_it(client: FlaskClient, settings: Settings
     assert answer.status_code == 200
     assert answer.mimetype == "application/samlmetadata+xml"
     assert parse(answer.data).get("entityID") == settings.saml.entity_id
+
+
+def test_valid_for_four_weeks_and_cached_for_six_hours(settings: Settings, registry: Registry) -> None:
+    root = _metadata(settings.saml, registry.services)
+    assert root.get("validUntil") == "2026-12-21T12:00:00.000Z"
+    assert root.get("cacheDuration") == "PT6H"
+
+
+def test_the_next_key_is_announced_with_its_activation(
+    settings: Settings, rollover: SamlSettings, registry: Registry
+) -> None:
+    assert rollover.next_key is not None
+    path = "md:SPSSODescriptor/md:Extensions/rollover:NextKey"
+    namespaces = {**NS, "rollover": ROLLOVER_NS}
+    (announced,) = _metadata(rollover, registry.services).findall(path, namespaces)
+    assert announced.get("KeyName") == key_name(rollover.next_key.pair.cert_pem)
+    assert announced.get("activates") == "2026-11-30T12:00:00.000Z"
+    assert _metadata(settings.saml, registry.services).find("md:SPSSODescriptor/md:Extensions", NS) is None
