@@ -26,6 +26,7 @@ from saml.errors import SamlError
 from saml.simulator import (
     Action,
     Mandate,
+    MandateScope,
     ReceivedRequest,
     Scenario,
     ScenarioError,
@@ -45,6 +46,7 @@ SCENARIO_FIELDS = (
     "kvk",
     "establishment",
     "mandate",
+    "mandate_for",
     "intermediary",
     "intermediary_rsin",
     "loa",
@@ -195,6 +197,7 @@ def _picker(
         service=service,
         error=error,
         mandates=list(Mandate),
+        scopes=list(MandateScope),
         actions=list(Action),
         levels=LEVELS,
         kvk=kvk_stand_in,

@@ -10,7 +10,7 @@ from saml.simulator.authn_request import ReceivedRequest, read_post_request, rea
 from saml.simulator.encryption import Recipient, encrypt, encrypted_id
 from saml.simulator.hm import SimulatorHm
 from saml.simulator.response import Delivery, binding_for, build_response, deliver, respond
-from saml.simulator.scenario import Action, Mandate, ObsoleteLevel, Scenario, ScenarioError
+from saml.simulator.scenario import Action, Mandate, MandateScope, ObsoleteLevel, Scenario, ScenarioError
 from saml.simulator.service_provider import ServiceProvider
 from saml.simulator.shape import Shape
 from saml.simulator.status import CANCELLED, NO_MANDATE, SUCCESS, Status, status_for
@@ -22,6 +22,7 @@ __all__ = [
     "Action",
     "Delivery",
     "Mandate",
+    "MandateScope",
     "ObsoleteLevel",
     "ReceivedRequest",
     "Recipient",

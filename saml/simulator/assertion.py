@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from lxml import etree
 
+from config import Service
 from saml.errors import Reason, SamlError
 from saml.simulator import assertion_parts as parts
 from saml.simulator.advice import AdviceContext, advice
@@ -14,7 +17,7 @@ from saml.simulator.attributes import attribute_statement
 from saml.simulator.authn_request import ReceivedRequest
 from saml.simulator.encryption import Recipient, encrypt
 from saml.simulator.hm import SimulatorHm
-from saml.simulator.scenario import Scenario
+from saml.simulator.scenario import MandateScope, Scenario
 from saml.simulator.service_provider import ServiceProvider
 from saml.simulator.shape import DEFAULT_SHAPE, Shape
 from saml.xml import new_id, qname
@@ -43,6 +46,7 @@ def build_assertion(
         raise SamlError(
             Reason.SERVICE_MISSING, "AttributeConsumingServiceIndex names none of the SP's services"
         )
+    service = _named_service(sp, service, scenario)
     acting = pseudonym(hm, sp, scenario)
     subject, subject_format = _subject(acting, shape)
     name_id = parts.name_id(subject, subject_format)
@@ -58,6 +62,17 @@ def build_assertion(
     authenticated = now - EARLIER_SIGN_IN if scenario.earlier_sign_in else now
     element.append(parts.authn_statement(scenario.level.uri, authenticated))
     return element
+
+
+def _named_service(sp: ServiceProvider, asked: Service, scenario: Scenario) -> Service:
+    """The service the assertion names: the one asked for, or under a mandate for another service,
+    another of the SP's services (a made-up one where the SP has no other)."""
+    if scenario.mandate_for is not MandateScope.OTHER:
+        return asked
+    other = next((service for service in sp.services if service.index != asked.index), None)
+    if other is not None:
+        return other
+    return replace(asked, index=asked.index + 1, uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, asked.uuid)))
 
 
 def _subject(acting: str, shape: Shape) -> tuple[str, str]:

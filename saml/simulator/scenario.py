@@ -21,6 +21,16 @@ class Mandate(enum.Enum):
     NONE = "none"
 
 
+class MandateScope(enum.Enum):
+    """Which services the mandate covers. An HM names the service used in the assertion under a
+    mandate for all services as under one for this service; under a mandate for another service
+    it names that one (which the broker must refuse)."""
+
+    SERVICE = "service"
+    ALL = "all"
+    OTHER = "other"
+
+
 class Action(enum.Enum):
     """What the user does at the HM."""
 
@@ -40,7 +50,7 @@ class ObsoleteLevel(enum.Enum):
 
 
 Level = LevelOfAssurance | ObsoleteLevel
-_E = TypeVar("_E", Mandate, Action)
+_E = TypeVar("_E", Mandate, MandateScope, Action)
 
 _BINDINGS = {"post": Binding.POST, "artifact": Binding.ARTIFACT}
 _TRUE, _FALSE = frozenset({"1", "true", "on", "yes"}), frozenset({"0", "false", "off", "no", ""})
@@ -70,6 +80,7 @@ class Scenario:
     kvk_number: str = "12345678"
     establishment: str | None = None
     mandate: Mandate = Mandate.OWN
+    mandate_for: MandateScope = MandateScope.SERVICE
     intermediary_kvk: str = "87654321"
     # An intermediary identified by RSIN instead (IntermediateEntityID:RSIN); None: by KvK number.
     intermediary_rsin: str | None = None
@@ -109,6 +120,7 @@ class Scenario:
             kvk_number=_text(params, "kvk", defaults.kvk_number),
             establishment=establishment or None,
             mandate=_choice(params, "mandate", Mandate, defaults.mandate),
+            mandate_for=_choice(params, "mandate_for", MandateScope, defaults.mandate_for),
             intermediary_kvk=_text(params, "intermediary", defaults.intermediary_kvk),
             intermediary_rsin=intermediary_rsin or None,
             level=_level(params, defaults.level),
@@ -124,6 +136,7 @@ class Scenario:
         params = {
             "kvk": self.kvk_number,
             "mandate": self.mandate.value,
+            "mandate_for": self.mandate_for.value,
             "intermediary": self.intermediary_kvk,
             "loa": self.level.value,
             "advice": "1" if self.advice else "0",

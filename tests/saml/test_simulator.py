@@ -35,6 +35,7 @@ from saml.simulator import (
     Action,
     Delivery,
     Mandate,
+    MandateScope,
     ObsoleteLevel,
     ReceivedRequest,
     Recipient,
@@ -746,3 +747,10 @@ def test_scenario_errors_name_the_field(params: dict[str, str], field: str, word
     assert wrong.value.field == field
     for word in words:
         assert word in str(wrong.value.problem)
+
+
+def test_a_mandate_for_another_service_names_another_service() -> None:
+    assert Scenario.from_params({"mandate_for": "other"}).mandate_for is MandateScope.OTHER
+    assert Scenario.from_params({}).mandate_for is MandateScope.SERVICE
+    with pytest.raises(ScenarioError, match="mandate_for"):
+        Scenario.from_params({"mandate_for": "some"})
