@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from broker import audit, models
 from broker.audit_cli import audit_cli
+from broker.catalogue_cli import eherkenning_cli
 from broker.decide import SponsorCategory, register_day
 from broker.extensions import db
 from broker.runtime import runtime
@@ -393,3 +394,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(services_cli)
     app.cli.add_command(sponsors_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(eherkenning_cli)

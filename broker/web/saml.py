@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
+from broker import catalogue
 from broker.extensions import db
 from broker.runtime import runtime
 from broker.upstream import Refusal
@@ -26,6 +27,12 @@ def metadata() -> Response:
     state = runtime()
     body = sp_metadata(state.settings.saml, state.registry().services, state.upstream.clock())
     return Response(body, mimetype="application/samlmetadata+xml")
+
+
+@bp.get("/catalogue.xml")
+def service_catalogue() -> Response:
+    """Our service catalogue for the HM environment we are connected to (BROKER_CATALOGUE_ENV)."""
+    return catalogue.response()
 
 
 @bp.route("/acs", methods=["GET", "POST"])

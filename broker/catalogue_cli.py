@@ -1,0 +1,88 @@
+"""`flask --app wsgi eherkenning …`: our service catalogue, and the self-check before going live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+from lxml import etree
+
+from broker import catalogue
+from broker.extensions import db
+from broker.runtime import runtime
+from config.catalogue_entry import CATALOGUE_ENVIRONMENTS
+from saml.self_check import Level
+
+eherkenning_cli = AppGroup(
+    "eherkenning", help="Going live with an HM: our service catalogue, and a self-check."
+)
+_ENVIRONMENT = click.option(
+    "--env",
+    "environment",
+    type=click.Choice(list(CATALOGUE_ENVIRONMENTS)),
+    help="the HM environment it is for; default: BROKER_CATALOGUE_ENV",
+)
+
+
+@eherkenning_cli.command("catalogue")
+@_ENVIRONMENT
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write it to this file instead of printing it",
+)
+def make_catalogue(environment: str | None, out: Path | None) -> None:
+    """Our signed service catalogue, for every configured service, to send to the HM."""
+    try:
+        made = catalogue.make(environment or runtime().settings.saml.catalogue_environment)
+    except catalogue.CatalogueIncomplete as incomplete:
+        raise click.ClickException(
+            "the service catalogue cannot be made:\n" + "\n".join(incomplete.gaps)
+        ) from None
+    note = f"{made.version} ({'new: its content changed' if made.changed else 'unchanged'})"
+    if out is None:
+        click.echo(made.xml.decode("utf-8"))
+        click.echo(note, err=True)
+    else:
+        try:
+            out.write_bytes(made.xml)
+        except OSError as exc:
+            raise click.ClickException(f"{out}: cannot write: {exc.strerror}") from None
+        click.echo(f"{out}: {note}")
+    # Numbered only once it is out: a catalogue that could not be written keeps no number.
+    db.session.commit()
+
+
+@eherkenning_cli.command("check")
+@_ENVIRONMENT
+@click.option(
+    "--hm-metadata",
+    "other_hm_metadata",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    multiple=True,
+    help="another HM's metadata to examine as well (repeatable)",
+)
+@click.option(
+    "--xsd",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help=f"a folder with {catalogue.METADATA_SCHEMA} and {catalogue.CATALOGUE_SCHEMA}: validate against them",
+)
+def check(environment: str | None, other_hm_metadata: tuple[Path, ...], xsd: Path | None) -> None:
+    """Our keys, metadata and catalogue, and the HM's metadata, against the eHerkenning rules.
+
+    One line per finding (ok, warning, error) with what to do; exits 1 when there is an error.
+    """
+    try:
+        findings = catalogue.self_check_findings(
+            environment or runtime().settings.saml.catalogue_environment, other_hm_metadata, xsd
+        )
+    except (OSError, etree.XMLSchemaParseError) as exc:
+        raise click.ClickException(f"--xsd {xsd}: cannot read the schemas: {exc}") from None
+    for finding in findings:
+        click.echo(finding.line())
+    errors = sum(finding.level is Level.ERROR for finding in findings)
+    warnings = sum(finding.level is Level.WARNING for finding in findings)
+    click.echo(f"{errors} errors, {warnings} warnings")
+    if errors:
+        raise click.exceptions.Exit(1)
