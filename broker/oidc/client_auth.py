@@ -4,7 +4,6 @@ with one use per jti and a short lifetime, and client_secret_basic strict about 
 from __future__ import annotations
 
 import base64
-import binascii
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,5 +122,5 @@ def client_secret_basic(query_client: Any, request: OAuth2Request) -> OidcClient
 def _readable(credentials: list[str]) -> bool:
     try:
         return bool(credentials) and bool(base64.b64decode(credentials[0], validate=True).decode("utf-8"))
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not ASCII, not base64 (binascii.Error), or not UTF-8 (UnicodeDecodeError)
         return False

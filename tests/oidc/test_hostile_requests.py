@@ -126,8 +126,18 @@ def _basic(credentials: bytes) -> str:
         "Basic aW5k",
         _basic(b"\xff\xfe:\xff"),
         _basic(b"ind-portal:\xe9"),
+        "Basic \u00e9\u00e9\u00e9\u00e9",
     ],
-    ids=["empty", "scheme-only", "not-base64", "bad-padding", "no-colon", "not-utf8", "secret-not-utf8"],
+    ids=[
+        "empty",
+        "scheme-only",
+        "not-base64",
+        "bad-padding",
+        "no-colon",
+        "not-utf8",
+        "secret-not-utf8",
+        "not-ascii",
+    ],
 )
 def test_an_unreadable_basic_header_is_invalid_client(client: FlaskClient, authorization: str) -> None:
     answer = client.post(
