@@ -303,21 +303,21 @@ def _entity_types(where: str, entry: Mapping[str, Any]) -> tuple[tuple[str, ...]
     if "entity_types" not in entry:
         return DEFAULT_ENTITY_TYPES
     value = entry["entity_types"]
-    choices = ", ".join(ENTITY_TYPES)
-    if (
-        not isinstance(value, list)
-        or not value
-        or not all(
-            isinstance(s, list) and s and all(t in ENTITY_TYPES for t in s if isinstance(t, str))
-            for s in value
-        )
-        or not all(isinstance(t, str) for s in value for t in s)
-    ):
+    if not isinstance(value, list) or not value or not all(_entity_type_set(s) for s in value):
+        choices = ", ".join(ENTITY_TYPES)
         raise ConfigError(f"{where}: field 'entity_types' must list one or more sets, each of {choices}")
-    sets = tuple(tuple(str(t) for t in s) for s in value)
+    sets = tuple(tuple(s) for s in value)
     if any(len(set(s)) != len(s) for s in sets) or len({frozenset(s) for s in sets}) != len(sets):
         raise ConfigError(f"{where}: field 'entity_types' repeats a type in a set, or a set")
     return sets
+
+
+def _entity_type_set(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(t, str) and t in ENTITY_TYPES for t in value)
+    )
 
 
 def _flag(where: str, entry: Mapping[str, Any], field: str, default: bool) -> bool:
