@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 from flask import Flask, Response, request
 
-from broker import cli, database, kvk, logsafe
+from broker import cli, database, hardening, health, kvk, limits, logsafe, metrics, sweep
 from broker.extensions import db, migrate
 from broker.handelsregister import Handelsregister
 from broker.kvk import stand_in as kvk_stand_in
@@ -49,14 +49,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         BROKER_PROFILE=settings.profile.value,
     )
     _configure_logging(app)
+    hardening.init_app(app, settings.operations.proxy_count, settings.profile is Profile.PRODUCTION)
     database.init_app(app, settings.database_url)
+    with app.app_context():
+        metrics.watch_pool(db.engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
 
     simulator = simulator_views.simulator_hm(settings) if settings.simulator else None
     idp = _identity_provider(settings, simulator, clock())
     transport = _transport(settings, simulator)
     # Start-up stops here when the configuration file is invalid; later an invalid edit is only logged.
-    registry = LiveRegistry(settings.config)
+    configuration = health.ConfigurationState()
+    registry = LiveRegistry(settings.config, on_reload=configuration.reloaded)
     upstream = Upstream.create(settings.saml, idp, transport, clock, settings.secret_key, registry.current)
     provider = Provider.create(settings.oidc, registry.current, clock)
     app.extensions["broker"] = BrokerRuntime(
@@ -84,6 +88,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.register_blueprint(simulator_views.bp)
     if settings.demo_secret is not None:
         app.register_blueprint(demo_views.bp)
+    health.init_app(app, health.expiries(settings, idp), configuration)
+    metrics.init_app(app, settings)
+    # After the blueprints: the limits are set on their views.
+    limits.init_app(app, settings.operations.rate_limits)
+    sweep.init_app(app, settings.operations.sweep_seconds, clock)
     cli.init_app(app)
     app.after_request(_security_headers)
     return app
@@ -123,7 +132,9 @@ def _transport(settings: Settings, simulator: SimulatorHm | None) -> Transport:
 
 
 def _kvk_transport(settings: Settings) -> kvk.KvkTransport:
-    remote = kvk.requests_transport(settings.kvk.timeout_seconds, settings.kvk.max_answer_bytes)
+    remote = kvk.requests_transport(
+        settings.kvk.timeout_seconds, settings.kvk.max_answer_bytes, settings.kvk.tls_ca_bundle
+    )
     if not settings.simulator:
         return remote
     local_base = f"{settings.saml.base_url}/simulator/kvk"

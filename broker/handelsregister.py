@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from broker import models
+from broker import metrics, models
 from broker.decide import (
     RefusalReason,
     Refused,
@@ -56,7 +56,8 @@ class Handelsregister:
         # Always asked afresh (an establishment may have stopped since); the cache only stands in.
         now = self.clock()
         try:
-            body = fetch()
+            with metrics.kvk_call():
+                body = fetch()
         except KvkError as error:
             if not error.failure.passing:
                 raise

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from broker import models
+from broker import metrics, models
 from config import Binding, Registry, SamlSettings, Service
 from saml import relay_state
 from saml.artifact import Transport, parse_artifact, resolve
@@ -153,7 +153,8 @@ class Upstream:
     def _response(self, values: Mapping[str, str], now: datetime) -> etree._Element:
         if values.get("SAMLart"):
             artifact = parse_artifact(values.get("SAMLart"))
-            return resolve(artifact, self.settings, self.idp, self.transport, now, self.new_id())
+            with metrics.artifact_resolution():
+                return resolve(artifact, self.settings, self.idp, self.transport, now, self.new_id())
         if values.get("SAMLResponse"):
             return decode_post_response(values.get("SAMLResponse"), self.settings.max_message_bytes)
         raise SamlError(Reason.MESSAGE_MISSING, "neither SAMLart nor SAMLResponse")

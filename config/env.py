@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from limits import parse_many
 
 from config.catalogue_entry import CATALOGUE_ENVIRONMENTS
 from config.dev_keys import ensure_key_pair, ensure_signing_key, write_once
@@ -23,7 +24,9 @@ from config.settings import (
     KvkSettings,
     NextKey,
     OidcSettings,
+    Operations,
     Profile,
+    RateLimits,
     SamlSettings,
     Settings,
     SigningKey,
@@ -51,11 +54,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         profile=profile,
         secret_key=_instance_secret(env, "BROKER_SECRET_KEY", instance / "secret_key", production),
-        database_url=env.get("BROKER_DATABASE_URL", f"sqlite:///{instance / 'broker.sqlite3'}"),
+        database_url=_database_url(env, instance, production),
         instance_path=instance,
         saml=saml,
         oidc=OidcSettings(
-            issuer=env.get("BROKER_ISSUER", saml.base_url).rstrip("/"),
+            issuer=_issuer(env, saml.base_url, production),
             signing_keys=_signing_keys(env, instance, production),
             subject_salt=_instance_secret(
                 env, "BROKER_SUBJECT_SALT", instance / "subject_salt", production
@@ -74,6 +77,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         demo_secret=_demo_secret(env, production),
         kvk=_kvk(env, saml.base_url, production, simulator),
         audit_retention=timedelta(days=env.integer("BROKER_AUDIT_RETENTION_DAYS", 400, 90, 3650)),
+        operations=_operations(env, profile),
     )
 
 
@@ -104,6 +108,21 @@ class _Env:
         if not re.fullmatch(r"[0-9]{1,9}", raw) or not lowest <= int(raw) <= highest:
             raise ConfigError(f"{name} must be a whole number from {lowest} to {highest}, not {raw!r}")
         return int(raw)
+
+
+def _database_url(env: _Env, instance: Path, production: bool) -> str:
+    url = env.get("BROKER_DATABASE_URL", f"sqlite:///{instance / 'broker.sqlite3'}")
+    if production and url.startswith("sqlite"):
+        # One file on one machine: no second instance, no failover, no backups while in use.
+        raise ConfigError("BROKER_DATABASE_URL must name a PostgreSQL database in the production profile")
+    return url
+
+
+def _issuer(env: _Env, base_url: str, production: bool) -> str:
+    issuer = env.get("BROKER_ISSUER", base_url).rstrip("/")
+    if production and not issuer.startswith("https://"):
+        raise ConfigError("BROKER_ISSUER must be an https:// URL in the production profile")
+    return issuer
 
 
 def _profile(raw: str) -> Profile:
@@ -327,6 +346,7 @@ def _kvk(env: _Env, base_url: str, production: bool, simulator: bool) -> KvkSett
         api_key=env.get("BROKER_KVK_API_KEY", ""),
         timeout_seconds=env.integer("BROKER_KVK_TIMEOUT_SECONDS", 5, 1, 60),
         cache_lifetime=timedelta(hours=env.integer("BROKER_KVK_CACHE_HOURS", 24, 0, 24 * 31)),
+        tls_ca_bundle=_optional_file(env, "BROKER_KVK_TLS_CA"),
     )
 
 
@@ -335,3 +355,49 @@ def _demo_secret(env: _Env, production: bool) -> str | None:
     if secret and production:
         raise ConfigError("BROKER_DEMO_SECRET (the demo portal) is refused in the production profile")
     return secret
+
+
+def _operations(env: _Env, profile: Profile) -> Operations:
+    production = profile is Profile.PRODUCTION
+    log_format = env.get("BROKER_LOG_FORMAT", "json" if production else "text").lower()
+    if log_format not in {"json", "text"}:
+        raise ConfigError(f"BROKER_LOG_FORMAT must be json or text, not {log_format!r}")
+    token = env.optional("BROKER_METRICS_TOKEN")
+    if token is not None and len(token) < 32:
+        raise ConfigError("BROKER_METRICS_TOKEN must be at least 32 characters")
+    return Operations(
+        metrics_token=token,
+        proxy_count=env.integer("BROKER_PROXY_COUNT", 0, 0, 5),
+        log_format=log_format,
+        rate_limits=_rate_limits(env, profile),
+        # Off by default in the test profile, whose suites count every statement a request makes.
+        sweep_seconds=env.integer("BROKER_SWEEP_SECONDS", 0 if profile is Profile.TEST else 300, 0, 86400),
+        expiry_warning=timedelta(days=env.integer("BROKER_EXPIRY_WARNING_DAYS", 14, 0, 365)),
+    )
+
+
+_LIMITS = tuple(name for name in RateLimits.__dataclass_fields__ if name not in {"enabled", "redis_url"})
+
+
+def _rate_limits(env: _Env, profile: Profile) -> RateLimits:
+    """BROKER_RATE_LIMITS switches them (off by default only in the test profile, whose suites sign
+    in hundreds of times from one address); BROKER_LIMIT_<STEP>_<KEY> sets one, `off` lifts it."""
+    defaults = RateLimits()
+    redis_url = env.optional("BROKER_REDIS_URL")
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("BROKER_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    limits: dict[str, str | None] = {}
+    for name in _LIMITS:
+        variable = f"BROKER_LIMIT_{name.upper()}"
+        raw = env.get(variable, str(getattr(defaults, name)))
+        if raw.lower() == "off":
+            limits[name] = None
+            continue
+        try:
+            parse_many(raw)
+        except ValueError:
+            raise ConfigError(f"{variable} must be a rate such as 60/minute, or off, not {raw!r}") from None
+        limits[name] = raw
+    switched = env.optional("BROKER_RATE_LIMITS")
+    enabled = env.flag("BROKER_RATE_LIMITS") if switched else profile is not Profile.TEST
+    return RateLimits(enabled=enabled, redis_url=redis_url, **limits)

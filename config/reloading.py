@@ -25,10 +25,17 @@ Signature = tuple[int, int, int] | None
 
 
 class LiveRegistry:
-    def __init__(self, config: ConfigFile, monotonic: Callable[[], float] = time.monotonic) -> None:
-        """Read the file now; ConfigError (an invalid file) stops start-up."""
+    def __init__(
+        self,
+        config: ConfigFile,
+        monotonic: Callable[[], float] = time.monotonic,
+        on_reload: Callable[[bool], None] = lambda applied: None,
+    ) -> None:
+        """Read the file now; ConfigError (an invalid file) stops start-up. `on_reload` hears of
+        every change to the file: whether it was applied."""
         self._config = config
         self._monotonic = monotonic
+        self._on_reload = on_reload
         self._lock = threading.Lock()
         # Looked at before reading: a change made meanwhile shows as a new signature next time.
         self._seen = _signature(config.path)
@@ -62,8 +69,10 @@ class LiveRegistry:
             registry = self._config.read()
         except ConfigError as error:
             log.error("configuration not applied, still serving the one loaded before: %s", error)
+            self._on_reload(False)
             return
         self._registry = registry
+        self._on_reload(True)
         log.info(
             "configuration reloaded from %s: %d services, %d clients",
             self._config.path,

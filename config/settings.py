@@ -182,6 +182,44 @@ class KvkSettings:
     # Successful answers serve this long when the API is unavailable (0: never cached).
     cache_lifetime: timedelta = timedelta(hours=24)
     max_answer_bytes: int = 1024 * 1024
+    # The CA certificates the API's TLS chain must end in; None: the system's (certifi's) store.
+    tls_ca_bundle: Path | None = None
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Requests per address and per client at the steps of a sign-in, in Flask-Limiter's notation
+    ("60/minute"; several separated by ";"); None: that limit is off."""
+
+    enabled: bool = True
+    # Counters shared by every worker and instance; None: each worker counts in its own memory.
+    redis_url: str | None = field(default=None, repr=False)
+    authorize_address: str | None = "120/minute"
+    authorize_client: str | None = "1200/minute"
+    acs_address: str | None = "120/minute"
+    token_address: str | None = "2400/minute"  # noqa: S105 (a rate, not a secret)
+    token_client: str | None = "1200/minute"  # noqa: S105
+    picker_address: str | None = "60/minute"
+    picker_client: str | None = "1200/minute"
+    retry_address: str | None = "10/minute"
+    retry_client: str | None = "300/minute"
+
+
+@dataclass(frozen=True)
+class Operations:
+    """Running the broker: health, metrics, logs, rate limits, proxies, housekeeping."""
+
+    # The bearer token /metrics asks for; None: open outside production, off in production.
+    metrics_token: str | None = field(default=None, repr=False)
+    # How many proxies in front of the broker set X-Forwarded-For and X-Forwarded-Proto.
+    proxy_count: int = 0
+    # `json` (one object per line) or `text` (for people).
+    log_format: str = "text"
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    # Each worker removes expired flow state at most this often (0: only `flask purge`).
+    sweep_seconds: int = 300
+    # /readyz reports metadata and certificates that expire within this as `expiring`.
+    expiry_warning: timedelta = timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -200,3 +238,4 @@ class Settings:
     kvk: KvkSettings = KvkSettings("https://api.kvk.nl")
     # How long the audit trail keeps a record (`flask audit purge` removes older ones).
     audit_retention: timedelta = timedelta(days=400)
+    operations: Operations = field(default_factory=Operations)

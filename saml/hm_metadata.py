@@ -30,6 +30,8 @@ class IdentityProvider:
     signing_certificates: tuple[bytes, ...]
     sso_urls: Mapping[Binding, str]
     artifact_resolution_urls: Mapping[int, str]
+    # The metadata's earliest validUntil (the entity's or its parent's); None: it names none.
+    valid_until: datetime | None = None
 
     @property
     def source_id(self) -> bytes:
@@ -59,7 +61,7 @@ def parse_metadata(
     if len(entities) != 1:
         raise MetadataError(f"HM metadata must describe exactly one IdP, found {len(entities)}")
     entity = entities[0]
-    _check_valid_until(entity, now)
+    valid_until = _valid_until(entity, now)
     idp = entity.find("md:IDPSSODescriptor", NS)
     certificates = tuple(
         pem_from_base64(value)
@@ -89,6 +91,7 @@ def parse_metadata(
         signing_certificates=certificates,
         sso_urls=sso,
         artifact_resolution_urls=ars,
+        valid_until=valid_until,
     )
 
 
@@ -100,11 +103,18 @@ def _index(endpoint: etree._Element) -> int:
     return int(value)
 
 
-def _check_valid_until(entity: etree._Element, now: datetime) -> None:
-    for element in (entity, entity.getparent()):
-        valid_until = element.get("validUntil") if element is not None else None
-        if valid_until and parse_instant(valid_until, "validUntil") <= now:
-            raise MetadataError("HM metadata has expired (validUntil is past)")
+def _valid_until(entity: etree._Element, now: datetime) -> datetime | None:
+    """The earliest validUntil of the entity and its parent; MetadataError once it is past."""
+    elements = [element for element in (entity, entity.getparent()) if element is not None]
+    instants = [
+        parse_instant(element.get("validUntil", ""), "validUntil")
+        for element in elements
+        if element.get("validUntil")
+    ]
+    earliest = min(instants, default=None)
+    if earliest is not None and earliest <= now:
+        raise MetadataError("HM metadata has expired (validUntil is past)")
+    return earliest
 
 
 def read_metadata_source(source: str, fetch: Callable[[str], bytes]) -> bytes:

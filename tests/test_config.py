@@ -51,6 +51,8 @@ def production_environ(folder: Path, **overrides: str) -> dict[str, str]:
         "BROKER_SUBJECT_SALT": "t" * 40,
         "BROKER_OIDC_KEYS": str(folder / "oidc"),
         "BROKER_KVK_API_KEY": "kvk-api-key",
+        # Not connected to by these tests: production takes PostgreSQL only.
+        "BROKER_DATABASE_URL": "postgresql+psycopg://broker@db.example.nl/broker",
     }
     environ.update(overrides)
     return environ
@@ -110,6 +112,17 @@ def test_production_needs_the_kvk_key_only_for_services_that_require_an_establis
         ({"BROKER_HM_METADATA": "http://hm.example.nl/metadata"}, "must be an https:// URL or a file"),
         ({"BROKER_HM_METADATA_SIGNER": "/nonexistent/signer.pem"}, "is not a file"),
         ({"BROKER_HM_METADATA_SIGNER": "{folder}/hm.xml"}, "holds no PEM certificate"),
+        # Nothing made for development: its keys, the simulator (above), the demo, SQLite, http.
+        ({"BROKER_OIDC_KEYS": ""}, "BROKER_OIDC_KEYS must name the folder"),
+        ({"BROKER_SUBJECT_SALT": ""}, "BROKER_SUBJECT_SALT must be set in the production profile"),
+        ({"BROKER_DEMO_SECRET": "d" * 40}, r"BROKER_DEMO_SECRET \(the demo portal\) is refused"),
+        ({"BROKER_DATABASE_URL": ""}, "BROKER_DATABASE_URL must name a PostgreSQL database"),
+        ({"BROKER_DATABASE_URL": "sqlite:///{folder}/b.sqlite3"}, "must name a PostgreSQL database"),
+        ({"BROKER_ISSUER": "http://broker.example.nl"}, "BROKER_ISSUER must be an https:// URL"),
+        (
+            {"BROKER_KVK_TLS_CA": "/nonexistent/ca.pem"},
+            "BROKER_KVK_TLS_CA: /nonexistent/ca.pem is not a file",
+        ),
     ],
 )
 def test_production_refuses_what_is_missing_or_unsafe(
@@ -118,6 +131,13 @@ def test_production_refuses_what_is_missing_or_unsafe(
     overrides = {name: value.format(folder=tmp_path) for name, value in overrides.items()}
     with pytest.raises(ConfigError, match=message.replace("+", r"\+").replace(".", r"\.")):
         load_settings(production_environ(tmp_path, **overrides))
+
+
+def test_production_refuses_client_secrets_in_plain_text(tmp_path: Path) -> None:
+    settings = load_settings(production_environ(tmp_path))
+    (tmp_path / "broker.yaml").write_text(f"services:{SERVICE}{CLIENT}")
+    with pytest.raises(ConfigError, match="in plain text is refused in production"):
+        settings.config.read()
 
 
 def test_the_next_key_needs_a_time_zone(tmp_path: Path) -> None:
@@ -214,7 +234,6 @@ def test_a_portal_profile_fills_in_what_a_service_leaves_out(tmp_path: Path) -> 
 
 def test_production_has_no_test_login_and_no_simulator(tmp_path: Path, settings_for_hm: Path) -> None:
     environ = production_environ(tmp_path, BROKER_HM_METADATA=str(settings_for_hm))
-    environ["BROKER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'p.sqlite3'}"
     client = create_app(load_settings(environ)).test_client()
     assert client.get("/saml/test-login").status_code == 404
     assert client.get("/simulator/metadata").status_code == 404
@@ -231,7 +250,6 @@ def test_the_hm_metadata_must_verify_with_the_configured_signer(
     environ = production_environ(
         tmp_path, BROKER_HM_METADATA=str(settings_for_hm), BROKER_HM_METADATA_SIGNER=str(signer)
     )
-    environ["BROKER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'p.sqlite3'}"
     settings = load_settings(environ)
     if signed_by_the_hm:
         assert create_app(settings).test_client().get("/saml/metadata").status_code == 200

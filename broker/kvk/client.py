@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 import urllib3
@@ -37,15 +38,22 @@ class KvkReply:
 KvkTransport = Callable[[str, Mapping[str, str]], KvkReply]
 
 
-def requests_transport(timeout_seconds: float, max_bytes: int) -> KvkTransport:
-    """GET over HTTPS with `requests`: no redirects followed, at most `max_bytes` read."""
+def requests_transport(timeout_seconds: float, max_bytes: int, ca_bundle: Path | None = None) -> KvkTransport:
+    """GET over HTTPS with `requests`: no redirects followed, at most `max_bytes` read; the server's
+    chain must end in `ca_bundle` when given, else in the default store."""
+    verify = str(ca_bundle) if ca_bundle else True
 
     def get(url: str, headers: Mapping[str, str]) -> KvkReply:
         # The whole answer within the timeout: one per read would let a trickle hold the sign-in.
         deadline = time.monotonic() + timeout_seconds
         try:
             with requests.get(
-                url, headers=dict(headers), timeout=timeout_seconds, allow_redirects=False, stream=True
+                url,
+                headers=dict(headers),
+                timeout=timeout_seconds,
+                allow_redirects=False,
+                stream=True,
+                verify=verify,
             ) as answer:
                 body = b""
                 while chunk := answer.raw.read1(max_bytes + 1 - len(body), decode_content=True):

@@ -1,10 +1,11 @@
-"""Removing flow state past its use, for every table at once (`flask purge`, from cron)."""
+"""Removing flow state past its use, for every table at once: all of it (`flask purge`, from cron),
+or a bounded batch of each (`sweep_expired`, which the workers run now and then by themselves)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import ColumnElement, Table, delete, select, tuple_
 
 from broker.extensions import db
 from broker.models.establishment import PendingChoice
@@ -31,5 +32,47 @@ def purge_expired(now: datetime) -> int:
         delete(PendingChoice).where(PendingChoice.expires_at < now),
     ):
         removed += db.session.execute(statement).rowcount
+    db.session.commit()
+    return removed
+
+
+def _expired(now: datetime) -> list[tuple[Table, ColumnElement[bool]]]:
+    """Each flow-state table with what makes a row of it removable; authorizations before the SAML
+    requests they point at."""
+    authorizations = PendingAuthorization.__table__
+    requests = SamlRequest.__table__
+    return [
+        (authorizations, authorizations.c.expires_at < now),
+        (
+            requests,
+            (requests.c.expires_at < now) & ~requests.c.id.in_(select(authorizations.c.saml_request_id)),
+        ),
+        (SeenAssertion.__table__, SeenAssertion.__table__.c.remember_until < now),
+        *(
+            (model.__table__, model.__table__.c.expires_at < now)
+            for model in (
+                SimulatorArtifact,
+                AuthorizationCode,
+                IssuedToken,
+                UsedClientAssertion,
+                KvkAnswer,
+                PendingChoice,
+            )
+        ),
+    ]
+
+
+def sweep_expired(now: datetime, batch: int) -> int:
+    """Delete at most `batch` expired rows of each table, in one transaction; returns how many went.
+
+    Safe beside other workers sweeping at the same moment: on PostgreSQL the rows to delete are
+    locked as they are chosen, skipping any another sweep (or a sign-in) holds, so two sweeps never
+    wait on each other nor deadlock. The caller's session must have nothing else pending.
+    """
+    removed = 0
+    for table, removable in _expired(now):
+        key = table.primary_key.columns
+        chosen = select(*key).where(removable).limit(batch).with_for_update(skip_locked=True)
+        removed += db.session.execute(delete(table).where(tuple_(*key).in_(chosen))).rowcount
     db.session.commit()
     return removed

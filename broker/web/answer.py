@@ -16,7 +16,7 @@ from authlib.oauth2.rfc6749 import AccessDeniedError
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from werkzeug.wrappers import Response as BaseResponse
 
-from broker import audit
+from broker import audit, metrics
 from broker.decide import EstablishmentSource, MandateKind
 from broker.oidc.authorization import StoredAuthorizationRequest
 from broker.oidc.clients import OidcClient
@@ -106,6 +106,7 @@ def _record(authorized: Authorization, outcome: audit.Outcome, reason: str | Non
     """The end of a sign-in in the audit trail: the last statement before the caller commits."""
     state = runtime()
     client = authorized.client
+    metrics.ended(client.get_client_id(), reason)
     return audit.record_decision(
         audit.DecisionRecord(
             at=state.upstream.clock(),

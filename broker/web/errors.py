@@ -14,6 +14,7 @@ from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from broker import metrics
 from saml.errors import Reason, SamlError, StatusError
 
 log = logging.getLogger("broker.web")
@@ -198,6 +199,18 @@ CHOICE_UNCONFIRMED = Explanation(
 )
 
 
+# A rate limit (broker.limits): `seconds` until the next request is taken.
+TOO_MANY_REQUESTS = Explanation(
+    429,
+    "Te veel verzoeken",
+    "Too many requests",
+    "Er kwamen in korte tijd te veel verzoeken van uw netwerk of voor deze dienst. Wacht {seconds} "
+    "seconden en probeer het dan opnieuw.",
+    "Too many requests came from your network or for this service in a short time. Wait {seconds} "
+    "seconds, then try again.",
+)
+
+
 def oauth_error_page(error: str, reference: str) -> tuple[str, int]:
     """An OAuth error that cannot go back to the client: its redirect URI is not trusted."""
     return error_page(_CLIENT_REQUEST, reference, error)
@@ -219,6 +232,7 @@ def hm_refusal_description(error: SamlError) -> str:
 def refusal_page(error: SamlError, **values: str) -> tuple[str, int]:
     """Log a refused SAML message and render the page for it."""
     reference = secrets.token_hex(6)
+    metrics.saml_refused(error.reason.value)
     if isinstance(error, StatusError):
         log.info("saml refused reason=%s ref=%s status=%s", error.reason, reference, error.detail)
     else:

@@ -26,7 +26,7 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import ValidationError
 
-from broker import models
+from broker import limits, models
 from broker.decide import (
     Establishment,
     EstablishmentChoice,
@@ -101,6 +101,7 @@ def answer() -> Page:
     choice = models.find_choice(request.form.get("choice", ""), now)
     if choice is None:
         return _stale("unknown, used or expired")
+    limits.check("picker", choice.client_id)
     try:
         authorized = authorization(choice.parameters)
     except OAuth2Error as error:
@@ -129,6 +130,7 @@ def answer() -> Page:
 
 def _retry(authorized: Authorization, choice: models.WaitingChoice) -> Page:
     """Ask the register again for a sign-in that waited for it."""
+    limits.check("retry", choice.client_id)
     try:
         settled = settle_from_register(runtime().register, choice.lookup)
     except KvkError:

@@ -10,7 +10,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, jsonify
 from werkzeug.wrappers import Response as BaseResponse
 
-from broker import models
+from broker import metrics, models
 from broker.decide import (
     Decision,
     EstablishmentPolicy,
@@ -92,6 +92,7 @@ def jwks() -> BaseResponse:
 
 
 @bp.route("/oidc/authorize", methods=["GET", "POST"])
+@metrics.step("authorize")
 def authorize() -> BaseResponse | tuple[str, int]:
     """Validate the request, keep it, and send the user to the HM; every sign-in is a fresh one."""
     state = runtime()
@@ -114,15 +115,18 @@ def authorize() -> BaseResponse | tuple[str, int]:
         state.provider.settings.authorization_lifetime,
     )
     db.session.commit()
+    metrics.started(client.get_client_id())
     return hand_off(outgoing)
 
 
 @bp.post("/oidc/token")
+@metrics.step("token")
 def token() -> BaseResponse:
     return runtime().authorization.create_token_response()
 
 
 @bp.route("/oidc/userinfo", methods=["GET", "POST"])
+@metrics.step("userinfo")
 def userinfo() -> BaseResponse:
     # Userinfo only reads: no transaction to begin and roll back.
     without_transaction()

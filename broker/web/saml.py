@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from broker import catalogue
+from broker import catalogue, metrics
 from broker.extensions import db
 from broker.runtime import runtime
 from broker.upstream import Refusal
@@ -36,6 +36,7 @@ def service_catalogue() -> Response:
 
 
 @bp.route("/acs", methods=["GET", "POST"])
+@metrics.step("acs")
 def acs() -> str | tuple[str, int]:
     # Artifacts may arrive by GET or POST; a SAMLResponse only by POST (saml-bindings §3.5, §3.6).
     source = request.form if request.method == "POST" else request.args

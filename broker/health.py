@@ -1,0 +1,148 @@
+"""`/healthz` and `/readyz`: whether the process answers, and whether it can serve sign-ins.
+
+No authentication and nothing of any person: a load balancer or an orchestrator polls them every
+few seconds. `/healthz` touches nothing. `/readyz` asks the database one `SELECT 1` and looks at
+what start-up loaded (expiry dates worked out once, then compared with the clock):
+
+- `database`: the `SELECT 1` answered;
+- `keys`: the token signing keys are loaded and the SAML certificate in use has not expired;
+- `metadata`: the HM's metadata has not expired (its validUntil);
+- `configuration`: the file of services and clients is loaded (`stale` when its last change was
+  refused and the one before still serves).
+
+Each check has a `state`: `ok`, `expiring` (ready, but the date is within
+`BROKER_EXPIRY_WARNING_DAYS`: renew it), `stale`, or `failing`. Any `failing` makes the answer a
+503 `not_ready`: the load balancer stops sending sign-ins here. An expiry that is only near does
+not: every instance would drop out at once, days before anything stopped working; it is for
+alerts (the same dates are metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from flask import Blueprint, Flask, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response
+
+from broker import metrics
+from broker.extensions import db
+from broker.runtime import runtime
+from config import Settings
+from saml.hm_metadata import IdentityProvider
+
+bp = Blueprint("health", __name__)
+log = logging.getLogger("broker.health")
+
+OK, EXPIRING, STALE, FAILING = "ok", "expiring", "stale", "failing"
+Check = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Expiries:
+    """What runs out, worked out once at start-up."""
+
+    metadata: datetime | None
+    # Our SAML certificates by name: `saml` (signing now), `saml_next` (published ahead).
+    certificates: dict[str, datetime]
+    warning: timedelta
+
+
+@dataclass
+class ConfigurationState:
+    """Whether the configuration file's last change was applied; told by the `LiveRegistry`."""
+
+    refused: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reloaded(self, applied: bool) -> None:
+        with self._lock:
+            self.refused = not applied
+        metrics.config_reloaded(applied)
+
+
+def expiries(settings: Settings, idp: IdentityProvider) -> Expiries:
+    certificates = {"saml": _not_after(settings.saml.key.cert_pem)}
+    if settings.saml.next_key is not None:
+        certificates["saml_next"] = _not_after(settings.saml.next_key.pair.cert_pem)
+    return Expiries(idp.valid_until, certificates, settings.operations.expiry_warning)
+
+
+def _not_after(pem: bytes) -> datetime:
+    return x509.load_pem_x509_certificate(pem).not_valid_after_utc
+
+
+def init_app(app: Flask, found: Expiries, configuration: ConfigurationState) -> None:
+    app.extensions["broker_health"] = (found, configuration)
+    metrics.expiries(found.metadata, found.certificates)
+    app.register_blueprint(bp)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    found, configuration = current_app.extensions["broker_health"]
+    now = runtime().upstream.clock()
+    checks = {
+        "database": _database(),
+        "keys": _keys(found, now),
+        "metadata": _metadata(found, now),
+        "configuration": _configuration(configuration),
+    }
+    ready = all(check["state"] != FAILING for check in checks.values())
+    if not ready:
+        failing = sorted(name for name, check in checks.items() if check["state"] == FAILING)
+        log.warning("not ready: %s", ", ".join(failing))
+    return jsonify(status="ready" if ready else "not_ready", checks=checks), 200 if ready else 503
+
+
+def _database() -> Check:
+    try:
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError as error:
+        # The kind of error only: its message may name the database's host and user.
+        return {"state": FAILING, "error": type(error).__name__}
+    return {"state": OK}
+
+
+def _keys(found: Expiries, now: datetime) -> Check:
+    algorithms = sorted({key.alg for key in runtime().settings.oidc.signing_keys if not key.upcoming})
+    check = _expiry(found.certificates["saml"], now, found.warning)
+    check["token_signing"] = algorithms
+    if not algorithms:
+        check["state"] = FAILING
+    for name, not_after in found.certificates.items():
+        check[f"{name}_not_after"] = not_after.isoformat()
+    return check
+
+
+def _metadata(found: Expiries, now: datetime) -> Check:
+    if found.metadata is None:
+        return {"state": OK, "valid_until": None}
+    return _expiry(found.metadata, now, found.warning) | {"valid_until": found.metadata.isoformat()}
+
+
+def _expiry(moment: datetime, now: datetime, warning: timedelta) -> Check:
+    if moment <= now:
+        return {"state": FAILING}
+    return {"state": EXPIRING if moment - now <= warning else OK}
+
+
+def _configuration(configuration: ConfigurationState) -> Check:
+    registry = runtime().registry()
+    return {
+        "state": STALE if configuration.refused else OK,
+        "services": len(registry.services),
+        "clients": len(registry.clients),
+    }

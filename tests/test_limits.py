@@ -1,0 +1,226 @@
+"""Rate limits: per address and per client at each step, answered in the step's protocol with
+Retry-After; counted in memory or in Redis, and never at the cost of a database statement."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from broker.extensions import db
+from broker.web.errors import TOO_MANY_REQUESTS
+from tests.clients import SECRET
+from tests.conftest import MovableClock, migrated_app
+from tests.oidc.portal import Portal, client_assertion, redirect_parameters
+from tests.oidc.test_establishment_signin import REQUIRED, answer_picker
+
+REDIS = "redis://127.0.0.1:6379/0"
+# Each test counts from addresses of its own (documentation addresses: nothing is sent to them).
+_addresses = (f"192.0.2.{n % 250 + 1}" if n < 250 else f"198.51.100.{n % 250 + 1}" for n in itertools.count())
+
+
+def redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["memory", "redis"])
+def storage(request: pytest.FixtureRequest) -> dict[str, str]:
+    if request.param == "memory":
+        return {}
+    if not redis_reachable():
+        pytest.skip("Redis at 127.0.0.1:6379 is not reachable: the limits are tested in memory only")
+    return {"BROKER_REDIS_URL": REDIS}
+
+
+@pytest.fixture
+def limited(tmp_path: Path, clock: MovableClock, storage: dict[str, str]) -> Callable[..., Flask]:
+    """An app with the limits on, `limits` (BROKER_LIMIT_* without the prefix) set, the rest off."""
+
+    def make(**limits: str) -> Flask:
+        every = {
+            f"BROKER_LIMIT_{name}": "off"
+            for name in (
+                "AUTHORIZE_ADDRESS",
+                "AUTHORIZE_CLIENT",
+                "ACS_ADDRESS",
+                "TOKEN_ADDRESS",
+                "TOKEN_CLIENT",
+                "PICKER_ADDRESS",
+                "PICKER_CLIENT",
+                "RETRY_ADDRESS",
+                "RETRY_CLIENT",
+            )
+        }
+        every |= {f"BROKER_LIMIT_{name}": value for name, value in limits.items()}
+        return migrated_app(tmp_path, clock, BROKER_RATE_LIMITS="1", **storage, **every)
+
+    return make
+
+
+def browser(app: Flask, language: str = "nl") -> FlaskClient:
+    """A test client from an address of its own."""
+    client = app.test_client()
+    client.environ_base.update(REMOTE_ADDR=next(_addresses), HTTP_ACCEPT_LANGUAGE=language)
+    return client
+
+
+def assert_page(answer: object, language: str) -> None:
+    assert answer.status_code == 429
+    seconds = int(answer.headers["Retry-After"])
+    assert 1 <= seconds <= 60
+    html = answer.get_data(as_text=True)
+    first, second = (TOO_MANY_REQUESTS.title_nl, TOO_MANY_REQUESTS.title_en)[:: 1 if language == "nl" else -1]
+    assert html.index(first) < html.index(second), "the page's own language first"
+    assert f"{seconds} " in html
+    assert "too_many_requests" in html
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_authorize_per_address_answers_a_page_in_the_users_language(
+    limited: Callable[..., Flask], language: str
+) -> None:
+    app = limited(AUTHORIZE_ADDRESS="2/minute")
+    user = browser(app, language)
+    assert [Portal(user, "ind-portal").authorize().status_code for _ in range(2)] == [200, 200]
+    assert_page(Portal(user, "ind-portal").authorize(), language)
+    # Another address is counted on its own.
+    assert Portal(browser(app), "ind-portal").authorize().status_code == 200
+
+
+def test_authorize_per_client_counts_only_clients_the_configuration_names(
+    limited: Callable[..., Flask],
+) -> None:
+    app = limited(AUTHORIZE_CLIENT="2/minute")
+    assert [Portal(browser(app), "ind-portal").authorize().status_code for _ in range(2)] == [200, 200]
+    assert_page(Portal(browser(app), "ind-portal").authorize(), "nl")
+    assert Portal(browser(app), "olo-post").authorize().status_code == 200
+    # A made-up client is refused as before, and fills no counter.
+    user = browser(app)
+    assert {Portal(user, "nobody").authorize().status_code for _ in range(4)} == {400}
+
+
+def test_the_acs_per_address(limited: Callable[..., Flask]) -> None:
+    app = limited(ACS_ADDRESS="1/minute")
+    user = browser(app, "en")
+    assert user.get("/saml/acs?SAMLart=x").status_code == 400
+    assert_page(user.get("/saml/acs?SAMLart=x"), "en")
+
+
+def _token_request(client: FlaskClient, client_id: str = "ind-portal") -> object:
+    return client.post(
+        "/oidc/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": "unknown",
+            "redirect_uri": "https://portal.test/cb",
+        },
+        headers={"Authorization": _basic(client_id)},
+    )
+
+
+def _basic(client_id: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{SECRET}".encode()).decode()
+
+
+@pytest.mark.parametrize("key", ["ADDRESS", "CLIENT"])
+def test_the_token_endpoint_answers_slow_down_in_json(limited: Callable[..., Flask], key: str) -> None:
+    app = limited(**{f"TOKEN_{key}": "1/minute"})
+    portal = browser(app)
+    assert _token_request(portal).get_json()["error"] == "invalid_grant"
+    other = portal if key == "ADDRESS" else browser(app)
+    answer = _token_request(other)
+    assert answer.status_code == 429
+    assert answer.get_json()["error"] == "slow_down"
+    assert 1 <= int(answer.headers["Retry-After"]) <= 60
+    assert answer.headers["Cache-Control"] == "no-store"
+
+
+def test_the_token_endpoint_counts_a_private_key_jwt_client_by_its_assertion(
+    limited: Callable[..., Flask],
+) -> None:
+    app = limited(TOKEN_CLIENT="1/minute")
+    # No client_id beside the assertion: its subject names the client.
+    assertion = client_assertion("olo-jwt")
+    data = {"grant_type": "authorization_code", "code": "unknown", "client_assertion": assertion}
+    data["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    assert browser(app).post("/oidc/token", data=data).status_code == 400
+    assert browser(app).post("/oidc/token", data=data).status_code == 429
+
+
+def test_the_picker_per_address(limited: Callable[..., Flask]) -> None:
+    app = limited(PICKER_ADDRESS="1/minute")
+    user = browser(app, "en")
+    assert user.post("/oidc/establishment", data={"choice": "x"}).status_code == 400
+    assert_page(user.post("/oidc/establishment", data={"choice": "x"}), "en")
+
+
+@pytest.mark.parametrize("key", ["RETRY_ADDRESS", "RETRY_CLIENT", "PICKER_CLIENT"])
+def test_try_again_while_kvk_is_away_is_limited(limited: Callable[..., Flask], key: str) -> None:
+    app = limited(**{key: "1/minute"})
+    user = browser(app)
+    waiting = Portal(user, REQUIRED).sign_in(kvk="99999999")  # the stand-in: KvK away
+    assert waiting.status_code == 503
+    assert answer_picker(user, waiting, "retry").status_code == 503
+    assert_page(answer_picker(user, waiting, "retry"), "nl")
+
+
+def test_a_sign_in_under_the_limits_asks_the_database_nothing_more(
+    limited: Callable[..., Flask], tmp_path: Path, clock: MovableClock
+) -> None:
+    generous = {name: "100/minute" for name in ("AUTHORIZE_ADDRESS", "AUTHORIZE_CLIENT", "ACS_ADDRESS")}
+    generous |= {"TOKEN_ADDRESS": "100/minute", "TOKEN_CLIENT": "100/minute"}
+    with_limits = statements_of_a_sign_in(limited(**generous))
+    without = statements_of_a_sign_in(migrated_app(tmp_path / "plain", clock))
+    assert with_limits == without
+
+
+def statements_of_a_sign_in(app: Flask) -> list[str]:
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        if not sql.startswith("PRAGMA"):
+            seen.append(sql.split(None, 1)[0])
+
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        portal = Portal(browser(app), "ind-portal")
+        code = redirect_parameters(portal.sign_in())["code"]
+        assert portal.token(code).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    return seen
+
+
+def test_without_redis_the_limits_hold_in_memory_and_nothing_fails(
+    tmp_path: Path, clock: MovableClock
+) -> None:
+    # Nothing listens on port 1: every call to "Redis" fails at once.
+    app = migrated_app(
+        tmp_path,
+        clock,
+        BROKER_RATE_LIMITS="1",
+        BROKER_REDIS_URL="redis://127.0.0.1:1/0",
+        BROKER_LIMIT_AUTHORIZE_ADDRESS="2/minute",
+    )
+    user = browser(app)
+    statuses = [Portal(user, "ind-portal").authorize().status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
+def test_the_test_profile_has_the_limits_off_unless_asked(tmp_path: Path, clock: MovableClock) -> None:
+    app = migrated_app(tmp_path, clock, BROKER_LIMIT_AUTHORIZE_ADDRESS="1/minute")
+    user = browser(app)
+    assert {Portal(user, "ind-portal").authorize().status_code for _ in range(3)} == {200}
