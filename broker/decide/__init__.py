@@ -6,6 +6,7 @@ from broker.decide.decision import (
     MandateKind,
     ServicePolicy,
     decide,
+    needs_local_mandates,
     needs_sponsor_register,
 )
 from broker.decide.establishment import (
@@ -21,16 +22,20 @@ from broker.decide.establishment import (
     picked,
     settle,
 )
+from broker.decide.mandates import Applied, LocalMandate, LocalMandatePolicy, check_local_mandates
 from broker.decide.refusal import RefusalReason, Refused
 from broker.decide.sponsor import SponsorCategory, SponsorRegistration, check_sponsor, register_day
 
 __all__ = [
     "Admitted",
+    "Applied",
     "Decision",
     "Establishment",
     "EstablishmentChoice",
     "EstablishmentPolicy",
     "EstablishmentSource",
+    "LocalMandate",
+    "LocalMandatePolicy",
     "MandateKind",
     "RefusalReason",
     "Refused",
@@ -40,9 +45,11 @@ __all__ = [
     "Settled",
     "SponsorCategory",
     "SponsorRegistration",
+    "check_local_mandates",
     "check_restriction",
     "check_sponsor",
     "decide",
+    "needs_local_mandates",
     "needs_sponsor_register",
     "no_establishment",
     "picked",

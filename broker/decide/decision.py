@@ -4,7 +4,9 @@ Admits what the SAML checks already guarantee (the level suffices, the assertion
 service) under a mandate kind the service admits, and says what the establishment is or what is
 still needed to settle it (`broker.decide.establishment`). A representative is admitted as a
 recognised sponsor's only on the register's answer (`broker.decide.sponsor`), which the caller
-reads when `needs_sponsor_register` says it can matter.
+reads when `needs_sponsor_register` says it can matter; likewise a representative at a service that
+consults local mandates only on the register of local mandates (`broker.decide.mandates`), read
+when `needs_local_mandates` says so.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from broker.decide.establishment import (
     EstablishmentSource,
     RegisterLookup,
 )
+from broker.decide.mandates import LOCAL_ONLY, Applied, LocalMandate, LocalMandatePolicy, check_local_mandates
 from broker.decide.refusal import RefusalReason, Refused
 from broker.decide.sponsor import (
     SPONSORS_ONLY,
@@ -27,6 +30,7 @@ from broker.decide.sponsor import (
     check_sponsor,
     register_day,
 )
+from saml.identifiers import IdentifierType
 from saml.identity import EherkenningIdentity
 from saml.loa import LevelOfAssurance
 
@@ -48,6 +52,8 @@ class ServicePolicy:
     establishment: EstablishmentPolicy = EstablishmentPolicy.NONE
     # The recognised-sponsor categories that count; empty: any category.
     sponsor_categories: frozenset[SponsorCategory] = frozenset()
+    # Whether a representative needs (required) or is narrowed by (narrow) a local mandate.
+    local_mandate: LocalMandatePolicy = LocalMandatePolicy.NONE
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class Admitted:
     establishment: Establishment | None
     # Set when the Handelsregister must still settle (or confirm) the establishment.
     lookup: RegisterLookup | None = None
+    # Whether a current local mandate holds for the sign-in (and restricts, when it names an establishment).
+    local_mandate: bool = False
 
 
 Decision = Admitted | Refused
@@ -72,16 +80,32 @@ def needs_sponsor_register(identity: EherkenningIdentity, policy: ServicePolicy)
     )
 
 
+def needs_local_mandates(identity: EherkenningIdentity, policy: ServicePolicy) -> bool:
+    """Whether the decision depends on the register of local mandates: a representative, both
+    companies known by KvK number, at a service that admits representatives and consults it."""
+    intermediary = identity.intermediary
+    return (
+        policy.local_mandate is not LocalMandatePolicy.NONE
+        and intermediary is not None
+        and intermediary.type is IdentifierType.KVK
+        and identity.kvk_number is not None
+        and bool(policy.mandates & {MandateKind.REPRESENTATIVE, MandateKind.RECOGNISED_SPONSOR})
+    )
+
+
 def decide(
     identity: EherkenningIdentity,
     policy: ServicePolicy,
     required: LevelOfAssurance,
     sponsor: Collection[SponsorRegistration] | None = None,
+    local: Collection[LocalMandate] | None = None,
 ) -> Decision:
     """Admit `identity` to the service `policy` describes, at `required` level or above, or say why not.
 
     `sponsor`: what the register of recognised sponsors holds for the represented company, read
-    when `needs_sponsor_register`; without it such a sign-in is refused.
+    when `needs_sponsor_register`; `local`: the local mandates of the representative's pair of
+    companies at this service, read when `needs_local_mandates`. Without them such a sign-in is
+    refused.
     """
     if identity.level < max(required, policy.minimum_level):
         return Refused(RefusalReason.LEVEL_TOO_LOW, f"{identity.level.label} is below {required.label}")
@@ -90,7 +114,15 @@ def decide(
     mandate = _mandate(identity, policy, sponsor)
     if isinstance(mandate, Refused):
         return mandate
-    return _with_establishment(Admitted(identity, mandate, None), policy.establishment)
+    applied = _local_mandate(identity, policy, mandate, local)
+    if isinstance(applied, Refused):
+        return applied
+    restriction = identity.establishment_restriction
+    if restriction is None and applied is not None:
+        # The local mandate's establishment restricts where the assertion does not (else they agree).
+        restriction = applied.establishment
+    admitted = Admitted(identity, mandate, None, local_mandate=applied is not None)
+    return _with_establishment(admitted, policy.establishment, restriction)
 
 
 def _mandate(
@@ -115,6 +147,29 @@ def _mandate(
     return MandateKind.RECOGNISED_SPONSOR if refused is None else refused
 
 
+def _local_mandate(
+    identity: EherkenningIdentity,
+    policy: ServicePolicy,
+    mandate: MandateKind,
+    local: Collection[LocalMandate] | None,
+) -> Applied | Refused | None:
+    if mandate is MandateKind.OWN_COMPANY or policy.local_mandate is LocalMandatePolicy.NONE:
+        return None
+    if not needs_local_mandates(identity, policy):
+        # No local mandate can name a company known otherwise than by KvK number.
+        if policy.local_mandate is LocalMandatePolicy.REQUIRED:
+            why = "a company acting or acted for has no KvK number to find a local mandate by"
+            return Refused(RefusalReason.NO_LOCAL_MANDATE, f"{LOCAL_ONLY}: {why}")
+        return None
+    if local is None:
+        # Fail closed: the caller did not read the register (a narrowing would be missed).
+        why = "the register of local mandates was not consulted"
+        return Refused(RefusalReason.NO_LOCAL_MANDATE, f"{LOCAL_ONLY}: {why}")
+    return check_local_mandates(
+        local, identity.authn_instant, policy.local_mandate, identity.establishment_restriction
+    )
+
+
 def _for_service(identity: EherkenningIdentity, policy: ServicePolicy) -> bool:
     # At least one of the two must be present, and every one present must match.
     carried = [(identity.service_uuid, policy.service_uuid), (identity.service_id, policy.service_id)]
@@ -122,11 +177,11 @@ def _for_service(identity: EherkenningIdentity, policy: ServicePolicy) -> bool:
     return bool(present) and all(got == want for got, want in present)
 
 
-def _with_establishment(admitted: Admitted, policy: EstablishmentPolicy) -> Decision:
-    """A restriction is always respected; a service that requires an establishment has it settled
-    from the register (a restriction confirmed there) before the sign-in completes."""
+def _with_establishment(admitted: Admitted, policy: EstablishmentPolicy, restriction: str | None) -> Decision:
+    """A restriction (the assertion's, or a local mandate's) is always respected; a service that
+    requires an establishment has it settled from the register (a restriction confirmed there)
+    before the sign-in completes."""
     identity = admitted.identity
-    restriction = identity.establishment_restriction
     if policy is EstablishmentPolicy.NONE:
         if restriction is None:
             return admitted

@@ -15,6 +15,8 @@ class RefusalReason(enum.StrEnum):
     COMPANY_NOT_IN_REGISTER = "company_not_in_register"
     ESTABLISHMENT_NOT_OF_COMPANY = "establishment_not_of_company"
     ESTABLISHMENT_STOPPED = "establishment_stopped"
+    NO_LOCAL_MANDATE = "no_local_mandate"
+    LOCAL_MANDATE_CONFLICT = "local_mandate_conflict"
 
 
 @dataclass(frozen=True)
