@@ -114,6 +114,27 @@ WORDINGS: dict[str, Wording] = {
             "establishment."
         ),
     ),
+    "no_local_mandate": Wording(
+        N_(
+            "This service admits someone acting for another company only when its administrators "
+            "have recorded that authorisation themselves. They have no current record of your "
+            "organisation acting for this company."
+        ),
+        N_(
+            "Ask %(portal)s to record your authorisation for this company. Otherwise the company "
+            "signs in itself, with its own eHerkenning."
+        ),
+    ),
+    "local_mandate_conflict": Wording(
+        N_(
+            "Your authorisation in eHerkenning is for another establishment than the one the "
+            "administrators of %(portal)s recorded for you."
+        ),
+        N_(
+            "Ask %(portal)s and the eHerkenning administrator of the company you act for to agree on "
+            "the establishment, then sign in again."
+        ),
+    ),
 }
 
 
