@@ -20,7 +20,7 @@ from config.settings import ConfigError, Service
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SIGNING_ALGS = ("RS256", "ES256")
 ACCESS_TOKEN_FORMATS = ("opaque", "jwt")
-SCOPES = ("openid", "kvk", "mandate", "acting_subject")
+SCOPES = ("openid", "kvk", "mandate", "acting_subject", "organisation", "department")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _MIN_SECRET = 32
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}

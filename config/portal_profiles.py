@@ -3,7 +3,8 @@
 A service may name the profile of the portal behind it. The profile fills in the fields the entry
 leaves out, and refuses values that portal cannot work with, so a typo in the configuration
 cannot quietly admit a representative to the IND or leave OLO without an establishment number.
-`custom`, the default, presets and checks nothing. `config.services` applies them.
+`custom`, the default, presets and checks nothing; `personal` is for portals with an account per
+person. `config.services` applies them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class PortalProfile:
     establishment: str | None = None
     # Whether every sign-in must name the company by its KvK number (each of the service's entity_types).
     kvk_number_always: bool = False
+    # Whether the portal keeps an account per person and reads a label for it (claim `department`,
+    # from the broker's register of labels).
+    labels: bool = False
 
 
 PROFILES: dict[str, PortalProfile] = {
@@ -52,6 +56,16 @@ PROFILES: dict[str, PortalProfile] = {
             mandates_needed=frozenset({"own_company", "representative"}),
             establishment="required",
             kvk_number_always=True,
+        ),
+        # One person, one account: own-company sign-ins only, `sub` keyed on the person, and a
+        # department label per account from the broker's register of labels.
+        PortalProfile(
+            "personal",
+            "personal-account portal (such as a municipal Handelsregister viewer)",
+            defaults={"mandates": ["own_company"]},
+            mandates_allowed=frozenset({"own_company"}),
+            mandates_needed=frozenset({"own_company"}),
+            labels=True,
         ),
     )
 }

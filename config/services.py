@@ -34,6 +34,9 @@ DEFAULT_MANDATES = ("own_company", "representative")
 SPONSOR_CATEGORIES = ("labour", "knowledge_migrant", "research", "study", "exchange")
 # Whether a service needs an establishment number with every sign-in.
 ESTABLISHMENT_POLICIES = ("none", "required")
+# Whether a representative needs a current local mandate from the broker's register (required), is
+# restricted further by one's establishment (narrow), or neither (none).
+LOCAL_MANDATE_POLICIES = ("none", "narrow", "required")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _OIN = re.compile(r"[0-9]{20}")
 
@@ -141,6 +144,7 @@ def _service(path: Path, n: int, entry: Any) -> Service:
     if establishment not in ESTABLISHMENT_POLICIES:
         choices = ", ".join(ESTABLISHMENT_POLICIES)
         raise ConfigError(f"{where}: field 'establishment' must be one of {choices}")
+    local_mandate = _local_mandate(where, entry, mandates)
     service = Service(
         slug=slug,
         uuid=service_uuid,
@@ -153,6 +157,7 @@ def _service(path: Path, n: int, entry: Any) -> Service:
         sponsor_categories=sponsor_categories,
         profile=profile.name,
         catalogue=_catalogue_entry(where, entry, service_uuid),
+        local_mandate=local_mandate,
     )
     refusal = _profile_refusal(profile, service)
     if refusal is not None:
@@ -194,6 +199,19 @@ def _sponsor_categories(where: str, entry: dict[str, Any], mandates: list[Any]) 
         choices = ", ".join(SPONSOR_CATEGORIES)
         raise ConfigError(f"{where}: field 'sponsor_categories' must list one or more of {choices}")
     return tuple(str(c) for c in categories)
+
+
+def _local_mandate(where: str, entry: dict[str, Any], mandates: list[Any]) -> str:
+    """Whether the service consults the register of local mandates for a representative."""
+    policy = entry.get("local_mandate", "none")
+    if policy not in LOCAL_MANDATE_POLICIES:
+        choices = ", ".join(LOCAL_MANDATE_POLICIES)
+        raise ConfigError(f"{where}: field 'local_mandate' must be one of {choices}")
+    if policy != "none" and not {"representative", "recognised_sponsor"} & set(mandates):
+        raise ConfigError(
+            f"{where}: field 'local_mandate' needs representative or recognised_sponsor in 'mandates'"
+        )
+    return str(policy)
 
 
 def _unique(path: Path, services: tuple[Service, ...], attribute: str) -> None:

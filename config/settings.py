@@ -100,6 +100,9 @@ class Service:
     profile: str = "custom"
     # What the service catalogue says of it besides the above.
     catalogue: CatalogueEntry = field(default_factory=CatalogueEntry)
+    # `required`: a representative only with a current local mandate (the broker's register);
+    # `narrow`: a current one's establishment restricts further; `none`: not consulted.
+    local_mandate: str = "none"
 
 
 @dataclass(frozen=True)
