@@ -18,6 +18,7 @@ from broker.audit_cli import audit_cli
 from broker.catalogue_cli import eherkenning_cli
 from broker.decide import SponsorCategory, register_day
 from broker.extensions import db
+from broker.registers_cli import groups_cli, labels_cli, mandates_cli
 from broker.runtime import runtime
 from broker.sponsor_export import MAX_NAME, ExportError, read_export
 from config import ConfigError, Registry, Service, editing
@@ -395,3 +396,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(sponsors_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(eherkenning_cli)
+    app.cli.add_command(mandates_cli)
+    app.cli.add_command(groups_cli)
+    app.cli.add_command(labels_cli)
