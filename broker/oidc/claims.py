@@ -20,6 +20,9 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "kvk": ("kvk_number", "rsin", "establishment_number", "establishment_source"),
     "mandate": ("mandate", "eherkenning_service_id"),
     "acting_subject": ("acting_subject",),
+    # From the broker's own registers, read only for a client that asks for the scope.
+    "organisation": ("organisation_group",),
+    "department": ("department",),
 }
 
 
@@ -54,6 +57,8 @@ def sign_in_claims(admitted: Admitted, client_id: str, salt: bytes) -> dict[str,
             "intermediary_rsin": intermediary.value
             if intermediary and intermediary.type is IdentifierType.RSIN
             else None,
+            # A current local mandate from the broker's register holds for this representative.
+            "local_mandate": True if admitted.local_mandate else None,
         },
         "acting_subject": identity.acting_subject,
         "eherkenning_service_id": identity.service_id,
@@ -69,6 +74,15 @@ def with_establishment(claims: dict[str, Any], establishment: Establishment) -> 
         "establishment_number": establishment.number,
         "establishment_source": establishment.source.value,
     }
+
+
+def with_registers(
+    claims: dict[str, Any], group: dict[str, str] | None, department: str | None
+) -> dict[str, Any]:
+    """`claims` with what the broker's registers hold for the sign-in: the organisation group of the
+    company acted for (`{"id", "name"}`), and the person's label at this client; each only when found."""
+    found = {"organisation_group": group, "department": department}
+    return claims | {name: value for name, value in found.items() if value is not None}
 
 
 def released(claims: dict[str, Any], scopes: Iterable[str]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from broker import metrics, models
 from broker.decide import (
     Decision,
     EstablishmentPolicy,
+    LocalMandatePolicy,
     MandateKind,
     Refused,
     ServicePolicy,
@@ -29,7 +30,7 @@ from broker.oidc.claims import SCOPE_CLAIMS, released, sign_in_claims
 from broker.oidc.clients import OidcClient
 from broker.runtime import BrokerRuntime, runtime
 from broker.upstream import Answer, Refusal
-from broker.web import establishment
+from broker.web import establishment, registers
 from broker.web.answer import authorization, deny, issue_code, refuse, subject_of_identity
 from broker.web.cors import cross_origin
 from broker.web.errors import hm_refusal_description
@@ -177,15 +178,18 @@ def _answer_client(
         mandates=frozenset(MandateKind(kind) for kind in service.mandates),
         establishment=EstablishmentPolicy(service.establishment),
         sponsor_categories=frozenset(SponsorCategory(c) for c in service.sponsor_categories),
+        local_mandate=LocalMandatePolicy(service.local_mandate),
     )
     identity = outcome.validated.identity
-    decision = decide(identity, policy, policy.minimum_level, _sponsor_register(identity, policy))
+    local = registers.local_mandates(identity, policy, service.slug)
+    decision = decide(identity, policy, policy.minimum_level, _sponsor_register(identity, policy), local)
     log.info(
         "decision client=%s service=%s outcome=%s", client.get_client_id(), service.slug, _summary(decision)
     )
     if isinstance(decision, Refused):
         return deny(authorized, decision.reason.value, decision.detail, subject_of_identity(identity))
     claims = sign_in_claims(decision, client.get_client_id(), state.provider.settings.subject_salt)
+    claims = registers.with_register_claims(authorized, claims)
     if decision.lookup is not None:
         # The service requires an establishment the mandate does not fix (or the register must confirm).
         return establishment.settle_at_return(authorized, claims, decision.lookup)
