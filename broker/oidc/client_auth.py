@@ -112,7 +112,10 @@ def client_secret_basic(query_client: Any, request: OAuth2Request) -> OidcClient
     failed attempt to authenticate with it: invalid_client, 401 with WWW-Authenticate (§5.2).
     """
     scheme, *credentials = (request.headers.get("Authorization") or "").split(None, 1) or [""]
-    if scheme.lower() == "basic" and not _readable(credentials):
+    if scheme.lower() != "basic":
+        # Another scheme, or none: not this method (authlib's reader trips over some such headers).
+        return None
+    if not _readable(credentials):
         raise InvalidClientError(
             status_code=401, description="the Authorization header holds no readable client credentials"
         )

@@ -112,6 +112,16 @@ def test_a_scope_at_the_token_endpoint_is_not_read(client: FlaskClient, value: s
 # --- /oidc/token: client_secret_basic ----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("authorization", ["x ", " x", "Bearer", "Digest abc def"])
+def test_another_authorization_scheme_is_not_basic(client: FlaskClient, authorization: str) -> None:
+    answer = client.post(
+        "/oidc/token",
+        data={"grant_type": "authorization_code", "code": "x", "redirect_uri": REDIRECT},
+        headers={"Authorization": authorization},
+    )
+    assert_json_error(answer, 401, "invalid_client")
+
+
 def _basic(credentials: bytes) -> str:
     return "Basic " + base64.b64encode(credentials).decode()
 
