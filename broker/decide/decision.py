@@ -96,19 +96,20 @@ def needs_local_mandates(identity: EherkenningIdentity, policy: ServicePolicy) -
 def decide(
     identity: EherkenningIdentity,
     policy: ServicePolicy,
-    required: LevelOfAssurance,
     sponsor: Collection[SponsorRegistration] | None = None,
     local: Collection[LocalMandate] | None = None,
 ) -> Decision:
-    """Admit `identity` to the service `policy` describes, at `required` level or above, or say why not.
+    """Admit `identity` to the service `policy` describes, at its level or above, or say why not.
 
     `sponsor`: what the register of recognised sponsors holds for the represented company, read
     when `needs_sponsor_register`; `local`: the local mandates of the representative's pair of
     companies at this service, read when `needs_local_mandates`. Without them such a sign-in is
     refused.
     """
-    if identity.level < max(required, policy.minimum_level):
-        return Refused(RefusalReason.LEVEL_TOO_LOW, f"{identity.level.label} is below {required.label}")
+    if identity.level < policy.minimum_level:
+        return Refused(
+            RefusalReason.LEVEL_TOO_LOW, f"{identity.level.label} is below {policy.minimum_level.label}"
+        )
     if not _for_service(identity, policy):
         return Refused(RefusalReason.OTHER_SERVICE, "the mandate is for another service")
     mandate = _mandate(identity, policy, sponsor)

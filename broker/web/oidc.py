@@ -182,7 +182,7 @@ def _answer_client(
     )
     identity = outcome.validated.identity
     local = registers.local_mandates(identity, policy, service.slug)
-    decision = decide(identity, policy, policy.minimum_level, _sponsor_register(identity, policy), local)
+    decision = decide(identity, policy, _sponsor_register(identity, policy), local)
     log.info(
         "decision client=%s service=%s outcome=%s", client.get_client_id(), service.slug, _summary(decision)
     )

@@ -37,45 +37,35 @@ REPRESENTATIVE = dataclasses.replace(IDENTITY, intermediary=Identifier(Identifie
 
 
 def test_own_company_is_admitted_without_an_establishment() -> None:
-    assert decide(IDENTITY, POLICY, LevelOfAssurance.LOA3) == Admitted(
-        IDENTITY, MandateKind.OWN_COMPANY, None
-    )
+    assert decide(IDENTITY, POLICY) == Admitted(IDENTITY, MandateKind.OWN_COMPANY, None)
 
 
 def test_a_restriction_fixes_the_establishment() -> None:
     restricted = dataclasses.replace(IDENTITY, establishment_restriction="000012345678")
-    decision = decide(restricted, POLICY, LevelOfAssurance.LOA3)
+    decision = decide(restricted, POLICY)
     assert isinstance(decision, Admitted)
     assert decision.establishment == Establishment("000012345678", EstablishmentSource.MANDATE)
 
 
 def test_a_representative_is_admitted_where_the_service_admits_them() -> None:
-    decision = decide(REPRESENTATIVE, POLICY, LevelOfAssurance.LOA3)
+    decision = decide(REPRESENTATIVE, POLICY)
     assert isinstance(decision, Admitted)
     assert decision.mandate is MandateKind.REPRESENTATIVE
     own_only = dataclasses.replace(POLICY, mandates=frozenset({MandateKind.OWN_COMPANY}))
-    refused = decide(REPRESENTATIVE, own_only, LevelOfAssurance.LOA3)
+    refused = decide(REPRESENTATIVE, own_only)
     assert isinstance(refused, Refused)
     assert refused.reason is RefusalReason.MANDATE_NOT_ADMITTED
 
 
-@pytest.mark.parametrize(
-    ("required", "policy_level"),
-    [(LevelOfAssurance.LOA4, LevelOfAssurance.LOA3), (LevelOfAssurance.LOA2, LevelOfAssurance.LOA4)],
-    ids=["asked-above", "service-above"],
-)
-def test_the_higher_of_asked_and_service_level_counts(
-    required: LevelOfAssurance, policy_level: LevelOfAssurance
-) -> None:
-    decision = decide(IDENTITY, dataclasses.replace(POLICY, minimum_level=policy_level), required)
-    assert isinstance(decision, Refused)
-    assert decision.reason is RefusalReason.LEVEL_TOO_LOW
+def test_the_service_level_counts() -> None:
+    decision = decide(IDENTITY, dataclasses.replace(POLICY, minimum_level=LevelOfAssurance.LOA4))
+    assert decision == Refused(RefusalReason.LEVEL_TOO_LOW, "EH3 is below EH4")
 
 
 def test_an_identity_below_the_level_is_refused_by_the_decision_too() -> None:
     """Defence in depth: the SAML checks refuse it first (loa_too_low); the decision does not rely on it."""
     below = dataclasses.replace(IDENTITY, level=LevelOfAssurance.LOA2)
-    decision = decide(below, POLICY, LevelOfAssurance.LOA3)
+    decision = decide(below, POLICY)
     assert isinstance(decision, Refused)
     assert decision.reason is RefusalReason.LEVEL_TOO_LOW
 
@@ -95,7 +85,7 @@ def test_the_assertion_must_be_for_this_service(
     service_id: str | None, service_uuid: str | None, admitted: bool
 ) -> None:
     identity = dataclasses.replace(IDENTITY, service_id=service_id, service_uuid=service_uuid)
-    decision = decide(identity, POLICY, LevelOfAssurance.LOA3)
+    decision = decide(identity, POLICY)
     assert isinstance(decision, Admitted) is admitted
     if not admitted:
         assert decision.reason is RefusalReason.OTHER_SERVICE

@@ -25,7 +25,6 @@ from broker.decide import (
 )
 from saml.identifiers import IdentifierType
 from saml.identity import Identifier
-from saml.loa import LevelOfAssurance
 from tests.decide.test_decision import IDENTITY, POLICY
 
 KVK = "12345678"
@@ -66,14 +65,14 @@ def test_the_policy_says_what_is_settled_and_what_is_still_needed(
     lookup: RegisterLookup | None,
 ) -> None:
     identity = dataclasses.replace(IDENTITY, establishment_restriction=restriction)
-    decision = decide(identity, dataclasses.replace(POLICY, establishment=policy), LevelOfAssurance.LOA3)
+    decision = decide(identity, dataclasses.replace(POLICY, establishment=policy))
     assert decision == Admitted(identity, MandateKind.OWN_COMPANY, establishment, lookup)
 
 
 def test_a_required_establishment_needs_a_kvk_number() -> None:
     by_rsin = dataclasses.replace(IDENTITY, legal_subject=Identifier(IdentifierType.RSIN, "111222333"))
     policy = dataclasses.replace(POLICY, establishment=EstablishmentPolicy.REQUIRED)
-    decision = decide(by_rsin, policy, LevelOfAssurance.LOA3)
+    decision = decide(by_rsin, policy)
     assert isinstance(decision, Refused)
     assert decision.reason is RefusalReason.NO_KVK_NUMBER
 

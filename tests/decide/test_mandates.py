@@ -46,7 +46,7 @@ def refusal(decision: object) -> tuple[RefusalReason, str]:
 
 
 def test_a_required_local_mandate_admits_the_representative() -> None:
-    decision = decide(REPRESENTATIVE, REQUIRED, LOA3, local=[OPEN])
+    decision = decide(REPRESENTATIVE, REQUIRED, local=[OPEN])
     assert decision == Admitted(REPRESENTATIVE, MandateKind.REPRESENTATIVE, None, local_mandate=True)
 
 
@@ -71,7 +71,7 @@ def test_a_required_local_mandate_admits_the_representative() -> None:
 def test_without_a_current_local_mandate_a_required_one_refuses_saying_why(
     recorded: list[LocalMandate], why: str
 ) -> None:
-    assert refusal(decide(REPRESENTATIVE, REQUIRED, LOA3, local=recorded)) == (
+    assert refusal(decide(REPRESENTATIVE, REQUIRED, local=recorded)) == (
         RefusalReason.NO_LOCAL_MANDATE,
         "this service admits a representative only with a local mandate recorded by its administrators: "
         + why,
@@ -82,30 +82,28 @@ def test_the_period_counts_in_dutch_days_and_both_ends_are_included() -> None:
     # 23:30 UTC on 22 November is already the 23rd in the Netherlands.
     late = dataclasses.replace(REPRESENTATIVE, authn_instant=datetime(2026, 11, 22, 23, 30, tzinfo=UTC))
     for mandate in (LocalMandate(date(2026, 11, 23)), LocalMandate(date(2026, 1, 1), date(2026, 11, 23))):
-        assert isinstance(decide(late, REQUIRED, LOA3, local=[mandate]), Admitted)
+        assert isinstance(decide(late, REQUIRED, local=[mandate]), Admitted)
     assert isinstance(
-        decide(late, REQUIRED, LOA3, local=[LocalMandate(date(2026, 1, 1), date(2026, 11, 22))]), Refused
+        decide(late, REQUIRED, local=[LocalMandate(date(2026, 1, 1), date(2026, 11, 22))]), Refused
     )
 
 
 def test_a_revocation_counts_from_its_moment() -> None:
     later = LocalMandate(date(2026, 1, 1), revoked_at=datetime(2026, 11, 23, 0, 0, 1, tzinfo=UTC))
-    assert isinstance(decide(REPRESENTATIVE, REQUIRED, LOA3, local=[later]), Admitted)
+    assert isinstance(decide(REPRESENTATIVE, REQUIRED, local=[later]), Admitted)
     at_once = LocalMandate(date(2026, 1, 1), revoked_at=MOMENT)
-    assert (
-        refusal(decide(REPRESENTATIVE, REQUIRED, LOA3, local=[at_once]))[0] is RefusalReason.NO_LOCAL_MANDATE
-    )
+    assert refusal(decide(REPRESENTATIVE, REQUIRED, local=[at_once]))[0] is RefusalReason.NO_LOCAL_MANDATE
 
 
 def test_own_company_needs_no_local_mandate() -> None:
     assert not needs_local_mandates(IDENTITY, REQUIRED)
-    assert decide(IDENTITY, REQUIRED, LOA3) == Admitted(IDENTITY, MandateKind.OWN_COMPANY, None)
+    assert decide(IDENTITY, REQUIRED) == Admitted(IDENTITY, MandateKind.OWN_COMPANY, None)
 
 
 def test_the_register_not_read_refuses_even_where_it_only_narrows() -> None:
     for policy in (REQUIRED, NARROW):
         assert needs_local_mandates(REPRESENTATIVE, policy)
-        reason, why = refusal(decide(REPRESENTATIVE, policy, LOA3))
+        reason, why = refusal(decide(REPRESENTATIVE, policy))
         assert (reason, why.endswith("the register of local mandates was not consulted")) == (
             RefusalReason.NO_LOCAL_MANDATE,
             True,
@@ -119,18 +117,16 @@ def test_the_register_is_needed_only_for_a_representative_by_kvk_number_where_th
     by_rsin = dataclasses.replace(REPRESENTATIVE, intermediary=Identifier(IdentifierType.RSIN, "123456782"))
     assert not needs_local_mandates(by_rsin, REQUIRED)
     # A required local mandate cannot be found by an RSIN: refused; narrowing has nothing to narrow by.
-    assert refusal(decide(by_rsin, REQUIRED, LOA3))[0] is RefusalReason.NO_LOCAL_MANDATE
-    assert decide(by_rsin, NARROW, LOA3) == Admitted(by_rsin, MandateKind.REPRESENTATIVE, None)
+    assert refusal(decide(by_rsin, REQUIRED))[0] is RefusalReason.NO_LOCAL_MANDATE
+    assert decide(by_rsin, NARROW) == Admitted(by_rsin, MandateKind.REPRESENTATIVE, None)
 
 
 def test_a_local_mandate_never_admits_what_the_service_does_not() -> None:
     own_only = dataclasses.replace(REQUIRED, mandates=frozenset({MandateKind.OWN_COMPANY}))
     assert not needs_local_mandates(REPRESENTATIVE, own_only)
-    assert (
-        refusal(decide(REPRESENTATIVE, own_only, LOA3, local=[OPEN]))[0] is RefusalReason.MANDATE_NOT_ADMITTED
-    )
+    assert refusal(decide(REPRESENTATIVE, own_only, local=[OPEN]))[0] is RefusalReason.MANDATE_NOT_ADMITTED
     other = dataclasses.replace(REPRESENTATIVE, service_uuid="another")
-    assert refusal(decide(other, REQUIRED, LOA3, local=[OPEN]))[0] is RefusalReason.OTHER_SERVICE
+    assert refusal(decide(other, REQUIRED, local=[OPEN]))[0] is RefusalReason.OTHER_SERVICE
 
 
 def test_a_recognised_sponsor_needs_the_local_mandate_too() -> None:
@@ -139,22 +135,20 @@ def test_a_recognised_sponsor_needs_the_local_mandate_too() -> None:
     )
     assert needs_local_mandates(REPRESENTATIVE, sponsors)
     registered = [SponsorRegistration(SponsorCategory.LABOUR, date(2020, 1, 1))]
-    admitted = decide(REPRESENTATIVE, sponsors, LOA3, registered, [OPEN])
+    admitted = decide(REPRESENTATIVE, sponsors, registered, [OPEN])
     assert isinstance(admitted, Admitted) and admitted.mandate is MandateKind.RECOGNISED_SPONSOR
-    assert (
-        refusal(decide(REPRESENTATIVE, sponsors, LOA3, registered, []))[0] is RefusalReason.NO_LOCAL_MANDATE
-    )
+    assert refusal(decide(REPRESENTATIVE, sponsors, registered, []))[0] is RefusalReason.NO_LOCAL_MANDATE
 
 
 def test_narrowing_without_a_local_mandate_admits_as_before() -> None:
-    assert decide(REPRESENTATIVE, NARROW, LOA3, local=[]) == Admitted(
+    assert decide(REPRESENTATIVE, NARROW, local=[]) == Admitted(
         REPRESENTATIVE, MandateKind.REPRESENTATIVE, None
     )
 
 
 @pytest.mark.parametrize("policy", [REQUIRED, NARROW], ids=["required", "narrow"])
 def test_a_local_mandate_s_establishment_restricts_a_mandate_for_every_establishment(policy: object) -> None:
-    decision = decide(REPRESENTATIVE, policy, LOA3, local=[AT_BRANCH])
+    decision = decide(REPRESENTATIVE, policy, local=[AT_BRANCH])
     assert isinstance(decision, Admitted)
     # A restriction like the assertion's: `mandate`, it limits what the person may do.
     assert decision.establishment == Establishment(BRANCH, EstablishmentSource.MANDATE)
@@ -163,7 +157,7 @@ def test_a_local_mandate_s_establishment_restricts_a_mandate_for_every_establish
 
 def test_a_local_mandate_s_establishment_is_confirmed_in_the_handelsregister_where_one_is_required() -> None:
     policy = dataclasses.replace(NARROW, establishment=EstablishmentPolicy.REQUIRED)
-    decision = decide(REPRESENTATIVE, policy, LOA3, local=[AT_BRANCH])
+    decision = decide(REPRESENTATIVE, policy, local=[AT_BRANCH])
     assert isinstance(decision, Admitted)
     assert decision.lookup == RegisterLookup("12345678", BRANCH)
 
@@ -171,7 +165,7 @@ def test_a_local_mandate_s_establishment_is_confirmed_in_the_handelsregister_whe
 def test_the_assertion_s_restriction_stands_when_the_local_mandate_agrees_or_names_none() -> None:
     restricted = dataclasses.replace(REPRESENTATIVE, establishment_restriction=BRANCH)
     for recorded in ([AT_BRANCH], [OPEN]):
-        decision = decide(restricted, NARROW, LOA3, local=recorded)
+        decision = decide(restricted, NARROW, local=recorded)
         assert isinstance(decision, Admitted)
         assert decision.establishment == Establishment(BRANCH, EstablishmentSource.MANDATE)
 
@@ -179,7 +173,7 @@ def test_the_assertion_s_restriction_stands_when_the_local_mandate_agrees_or_nam
 @pytest.mark.parametrize("policy", [REQUIRED, NARROW], ids=["required", "narrow"])
 def test_a_local_mandate_for_another_establishment_than_the_assertion_s_refuses(policy: object) -> None:
     restricted = dataclasses.replace(REPRESENTATIVE, establishment_restriction=OTHER_BRANCH)
-    assert refusal(decide(restricted, policy, LOA3, local=[AT_BRANCH])) == (
+    assert refusal(decide(restricted, policy, local=[AT_BRANCH])) == (
         RefusalReason.LOCAL_MANDATE_CONFLICT,
         f"the local mandate is for establishment {BRANCH}, the mandate in eHerkenning for {OTHER_BRANCH}",
     )
@@ -187,7 +181,7 @@ def test_a_local_mandate_for_another_establishment_than_the_assertion_s_refuses(
 
 def test_two_current_local_mandates_for_different_establishments_are_never_guessed_between() -> None:
     two = [AT_BRANCH, LocalMandate(date(2026, 1, 1), establishment=OTHER_BRANCH)]
-    assert refusal(decide(REPRESENTATIVE, NARROW, LOA3, local=two))[0] is RefusalReason.LOCAL_MANDATE_CONFLICT
+    assert refusal(decide(REPRESENTATIVE, NARROW, local=two))[0] is RefusalReason.LOCAL_MANDATE_CONFLICT
     # The assertion's restriction, one of them, settles it; one for every establishment leaves it open.
     assert check_local_mandates(two, MOMENT, LocalMandatePolicy.NARROW, OTHER_BRANCH) == Applied(OTHER_BRANCH)
     assert check_local_mandates([*two, OPEN], MOMENT, LocalMandatePolicy.NARROW, None) == Applied(None)

@@ -20,7 +20,6 @@ from broker.decide import (
 )
 from saml.identifiers import IdentifierType
 from saml.identity import Identifier
-from saml.loa import LevelOfAssurance
 from tests.decide.test_decision import IDENTITY, POLICY, REPRESENTATIVE
 
 OWN, REP, SPONSOR = MandateKind.OWN_COMPANY, MandateKind.REPRESENTATIVE, MandateKind.RECOGNISED_SPONSOR
@@ -69,7 +68,7 @@ def registered(category: SponsorCategory = LABOUR, start: date = date(2020, 1, 1
 def test_a_representative_at_a_service_for_recognised_sponsors(
     policy: ServicePolicy, sponsor: list[SponsorRegistration] | None, expected: MandateKind | str
 ) -> None:
-    decision = decide(REPRESENTATIVE, policy, LevelOfAssurance.LOA3, sponsor)
+    decision = decide(REPRESENTATIVE, policy, sponsor)
     if isinstance(expected, MandateKind):
         assert decision == Admitted(REPRESENTATIVE, expected, None)
         return
@@ -83,12 +82,12 @@ def test_a_representative_at_a_service_for_recognised_sponsors(
 def test_the_day_is_the_dutch_calendar_day() -> None:
     # 23:30 UTC on the 22nd is 00:30 on the 23rd in Amsterdam: a registration from the 23rd counts.
     late = dataclasses.replace(REPRESENTATIVE, authn_instant=datetime(2026, 11, 22, 23, 30, tzinfo=UTC))
-    assert isinstance(decide(late, IND, LevelOfAssurance.LOA3, [registered(start=DAY)]), Admitted)
+    assert isinstance(decide(late, IND, [registered(start=DAY)]), Admitted)
 
 
 def test_a_company_without_a_kvk_number_is_refused() -> None:
     by_rsin = dataclasses.replace(REPRESENTATIVE, legal_subject=Identifier(IdentifierType.RSIN, "123456782"))
-    decision = decide(by_rsin, IND, LevelOfAssurance.LOA3, [registered()])
+    decision = decide(by_rsin, IND, [registered()])
     assert isinstance(decision, Refused)
     assert decision.reason is RefusalReason.NOT_A_RECOGNISED_SPONSOR
 
@@ -110,4 +109,4 @@ def test_the_register_is_read_only_where_it_can_matter(identity, policy: Service
 
 @pytest.mark.parametrize("sponsor", [None, []], ids=["not-read", "not-registered"])
 def test_own_company_sign_ins_are_unaffected(sponsor: list[SponsorRegistration] | None) -> None:
-    assert decide(IDENTITY, IND, LevelOfAssurance.LOA3, sponsor) == Admitted(IDENTITY, OWN, None)
+    assert decide(IDENTITY, IND, sponsor) == Admitted(IDENTITY, OWN, None)
