@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import requests
 from flask import Flask, Response, request
 
-from broker import cli, database, hardening, health, kvk, limits, logsafe, metrics, sweep
+from broker import cli, database, hardening, health, kvk, limits, logs, metrics, sweep
 from broker.extensions import db, migrate
 from broker.handelsregister import Handelsregister
 from broker.kvk import stand_in as kvk_stand_in
@@ -48,7 +47,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         SESSION_COOKIE_SAMESITE="Lax",
         BROKER_PROFILE=settings.profile.value,
     )
-    _configure_logging(app)
+    # Request data in the broker's log lines is escaped and cut, whoever configured the handlers.
+    logs.init_app(app, settings.operations.log_format)
     hardening.init_app(app, settings.operations.proxy_count, settings.profile is Profile.PRODUCTION)
     database.init_app(app, settings.database_url)
     with app.app_context():
@@ -147,14 +147,6 @@ def _kvk_transport(settings: Settings) -> kvk.KvkTransport:
         return remote(url, headers)
 
     return transport
-
-
-def _configure_logging(app: Flask) -> None:
-    # Request data in the broker's log lines is escaped and cut, whoever configured the handlers.
-    logsafe.install()
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app.logger.setLevel(logging.INFO)
 
 
 def _security_headers(response: Response) -> Response:

@@ -7,8 +7,9 @@ of what a request may carry, and HSTS in production.
   address is what the rate limits count.
 - Requests: the body is capped per endpoint (a SAML message at the ACS and the simulator, the
   global `MAX_CONTENT_LENGTH`; 16 KiB at the token, userinfo and picker endpoints, whose
-  forms are small), the query string at 8 KiB everywhere but /oidc/authorize, which caps its own
-  parameters and answers the portal in protocol form.
+  forms are small), the query string at 32 KiB everywhere but /oidc/authorize, which caps its own
+  parameters and answers the portal in protocol form. (gunicorn refuses a request line over 4094
+  bytes before the broker sees it, its `limit_request_line`; this cap holds under any server.)
 - HSTS on every answer in production, whose URLs are all https (a browser ignores the header on
   an http answer).
 """
@@ -24,8 +25,9 @@ SMALL_BODY = 16 * 1024
 SMALL_BODIES = frozenset({"oidc.token", "oidc.userinfo", "establishment.answer"})
 # The endpoints that answer in OAuth's JSON, not with a page.
 _JSON_ANSWERS = frozenset({"oidc.token", "oidc.userinfo"})
-# Bytes of query string any endpoint but authorize takes (an artifact and its RelayState need ~200).
-QUERY_CAP = 8 * 1024
+# Bytes of query string any endpoint but authorize takes: an artifact and its RelayState need ~200,
+# the simulator's HTTP-Redirect request a few thousand.
+QUERY_CAP = 32 * 1024
 _OWN_CAPS = frozenset({"oidc.authorize"})
 HSTS = "max-age=31536000"
 

@@ -9,8 +9,10 @@
 - picker (/oidc/establishment): per address before the view, per client once the choice is read;
 - retry ("try again" there, which asks KvK again): per address and per client, in the view.
 
-A client is counted only when the configuration names it: a made-up `client_id` cannot fill the
-counters, nor spend a real portal's allowance by being refused. Counters are fixed windows in
+A client is counted only when the configuration names it: made-up `client_id`s cannot fill the
+store with counters. (Anyone can name a real portal's `client_id`: the per-client limits are
+capacity limits, set well above any one portal's peak, so one portal cannot take the broker's
+capacity from the others.) Counters are fixed windows in
 Redis when `BROKER_REDIS_URL` is set (shared by every worker and instance), in each worker's
 memory otherwise; a Redis that stops answering is replaced by memory until it is back (the
 limits hold per worker meanwhile), never by an error page. Counting costs no database statement.

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from lxml import etree
 
-from broker import metrics, models
+from broker import logs, metrics, models
 from config import Binding, Registry, SamlSettings, Service
 from saml import relay_state
 from saml.artifact import Transport, parse_artifact, resolve
@@ -99,6 +99,7 @@ class Upstream:
         level = LevelOfAssurance(service.minimum_loa)
         reference = relay_state.new_reference()
         request_id = self.new_id()
+        logs.sign_in(request_id)
         models.add_request(
             models.OpenRequest(request_id, purpose, service.slug, level.value, now),
             reference,
@@ -119,6 +120,7 @@ class Upstream:
         reference = relay_state.unseal(values.get("RelayState"), self.secret)
         pending = models.pending_request(reference, now)
         request_id, purpose = pending.id, pending.purpose
+        logs.sign_in(request_id)
         service = self.registry().service(pending.service_slug)
         if service is None:
             raise SamlError(Reason.REQUEST_UNKNOWN, "the request's service is no longer configured")

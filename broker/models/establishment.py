@@ -37,6 +37,8 @@ class PendingChoice(db.Model):
     options: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # The sign-in's reference (its SAML request's ID), for the picker's log lines.
+    sign_in: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class WaitingChoice:
     claims: dict[str, Any]
     lookup: RegisterLookup
     options: tuple[RegisteredEstablishment, ...] | None
+    sign_in: str | None = None
 
 
 _choices = PendingChoice.__table__
@@ -75,6 +78,7 @@ def add_choice(choice: WaitingChoice, now: datetime, lifetime: timedelta) -> Non
         kvk_number=choice.lookup.kvk_number,
         restriction=choice.lookup.restriction,
         options=_stored(choice.options),
+        sign_in=choice.sign_in,
         created_at=now,
         expires_at=now + lifetime,
     )
@@ -87,7 +91,9 @@ def find_choice(choice_id: str, now: datetime) -> WaitingChoice | None:
         return None
     lookup = RegisterLookup(row.kvk_number, row.restriction)
     options = None if row.options is None else tuple(_option(o, row.kvk_number) for o in row.options)
-    return WaitingChoice(row.id, row.client_id, dict(row.parameters), dict(row.claims), lookup, options)
+    return WaitingChoice(
+        row.id, row.client_id, dict(row.parameters), dict(row.claims), lookup, options, row.sign_in
+    )
 
 
 def offer(choice_id: str, options: tuple[RegisteredEstablishment, ...]) -> None:

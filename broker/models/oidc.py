@@ -49,6 +49,8 @@ class AuthorizationCode(db.Model):
     auth_time: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The sign-in's reference (its SAML request's ID), for the token endpoint's log lines; never released.
+    sign_in: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class IssuedToken(db.Model):
@@ -102,6 +104,7 @@ _CLAIM_CODE = (
         _codes.c.claims,
         _codes.c.code_challenge,
         _codes.c.code_challenge_method,
+        _codes.c.sign_in,
     )
 )
 _CODE_USED_AT = select(_codes.c.used_at).where(_codes.c.code_hash == bindparam("code"))

@@ -23,7 +23,7 @@ from authlib.oidc.core.errors import (
 from authlib.oidc.core.grants import OpenIDCode
 from sqlalchemy import Row
 
-from broker import models
+from broker import logs, models
 from broker.extensions import db
 from broker.oidc.authorization import StoredAuthorizationRequest, oversized, unmet_acr_values
 from broker.oidc.claims import released
@@ -129,6 +129,7 @@ class CodeGrant(AuthorizationCodeGrant):
             claims=user.claims,
             auth_time=datetime.fromtimestamp(int(user.claims["auth_time"]), now.tzinfo),
             expires_at=now + self.provider.settings.code_lifetime,
+            sign_in=logs.current_sign_in(),
         )
 
     def query_authorization_code(self, code: str, client: OidcClient) -> StoredCode | None:
@@ -137,6 +138,7 @@ class CodeGrant(AuthorizationCodeGrant):
         # Not committed here: the claim commits with the token it issues (the row stays locked).
         claimed = models.claim_code(code_hash, client.get_client_id(), now)
         if claimed is not None:
+            logs.sign_in(claimed.sign_in)
             return StoredCode.of(claimed)
         if models.code_was_used(code_hash):
             # A second use means the code leaked: revoke what the first use issued (RFC 6749 §4.1.2).

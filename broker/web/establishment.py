@@ -26,7 +26,7 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import ValidationError
 
-from broker import limits, models
+from broker import limits, logs, models
 from broker.decide import (
     Establishment,
     EstablishmentChoice,
@@ -75,6 +75,7 @@ def settle_at_return(authorized: Authorization, claims: dict[str, Any], lookup: 
         claims=claims,
         lookup=lookup,
         options=None,
+        sign_in=logs.current_sign_in(),
     )
     try:
         settled = settle_from_register(state.register, lookup)
@@ -101,6 +102,7 @@ def answer() -> Page:
     choice = models.find_choice(request.form.get("choice", ""), now)
     if choice is None:
         return _stale("unknown, used or expired")
+    logs.sign_in(choice.sign_in)
     limits.check("picker", choice.client_id)
     try:
         authorized = authorization(choice.parameters)
