@@ -15,11 +15,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from joserfc.errors import JoseError
+from joserfc.jwk import JWKRegistry
+
 from config.settings import ConfigError, Service
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 SIGNING_ALGS = ("RS256", "ES256")
 ACCESS_TOKEN_FORMATS = ("opaque", "jwt")
+# The claim sets a client can be released (README, "Claims"): a released set never changes, a
+# change is a new version.
+CLAIMS_PROFILES = ("broker-v1", "nlgov-v1")
+ACR_FORMATS = ("eherkenning", "eidas")
+# Encryption of ID tokens and userinfo to a key in the client's `jwks` (the NL GOV profile's
+# algorithms: RSA-OAEP, RSA-OAEP-256 or ECDH-ES for the key, A256GCM for the content).
+ENCRYPTION_ALGS = ("RSA-OAEP-256", "RSA-OAEP", "ECDH-ES")
+ENCRYPTION_ENCS = ("A256GCM",)
 SCOPES = ("openid", "kvk", "mandate", "acting_subject", "organisation", "department")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _MIN_SECRET = 32
@@ -41,6 +52,14 @@ class ClientSecret:
 
 
 @dataclass(frozen=True)
+class Encryption:
+    """How a client asks for a token or answer encrypted to it (JWE key and content algorithms)."""
+
+    alg: str
+    enc: str = "A256GCM"
+
+
+@dataclass(frozen=True)
 class Client:
     client_id: str
     name: str
@@ -58,6 +77,15 @@ class Client:
     # A refusal first shows the person the broker's page (why, what to do, the reference), whose
     # button takes them back; false for a portal that explains refusals on its own page.
     refusal_page: bool = True
+    # broker-v1: the broker's own claims, as ever; nlgov-v1: the NL GOV Assurance profile's.
+    claims_profile: str = "broker-v1"
+    # The `acr` a client reads: the eHerkenning level's URI, or the eIDAS level it meets.
+    acr_format: str = "eherkenning"
+    # Userinfo as a JWT signed with this algorithm (application/jwt); None: plain JSON.
+    userinfo_signed_response_alg: str | None = None
+    # ID token and userinfo encrypted to the client's key; None: not encrypted.
+    id_token_encryption: Encryption | None = None
+    userinfo_encryption: Encryption | None = None
 
     @property
     def public(self) -> bool:
@@ -121,6 +149,18 @@ class _Entry:
         scopes = tuple(self.get("scopes", list(SCOPES)))
         if "openid" not in scopes or not set(scopes) <= set(SCOPES):
             raise self.fail("scopes", f"must include openid and only these: {', '.join(SCOPES)}")
+        profile = self.choice("claims_profile", CLAIMS_PROFILES, "broker-v1")
+        id_token_encryption = self.encryption("id_token")
+        userinfo_encryption = self.encryption("userinfo")
+        userinfo_alg = self.get("userinfo_signed_response_alg", None)
+        if userinfo_alg is not None:
+            userinfo_alg = self.choice("userinfo_signed_response_alg", SIGNING_ALGS, "RS256")
+        elif userinfo_encryption is not None:
+            raise self.fail(
+                "userinfo_encrypted_response_alg",
+                "needs userinfo_signed_response_alg: the broker signs what it encrypts",
+            )
+        encrypts = [e for e in (id_token_encryption, userinfo_encryption) if e is not None]
         return Client(
             client_id=client_id,
             name=str(self.get("name", client_id)),
@@ -128,12 +168,31 @@ class _Entry:
             redirect_uris=self.redirect_uris(),
             token_endpoint_auth_method=method,
             secret=self.secret() if method.startswith("client_secret") else self.no("secret", method),
-            jwks=self.jwks() if method == "private_key_jwt" else self.no("jwks", method),
+            jwks=self.jwks(encrypts) if method == "private_key_jwt" or encrypts else self.no("jwks", method),
             scopes=scopes,
             id_token_signed_response_alg=self.choice("id_token_signed_response_alg", SIGNING_ALGS, "RS256"),
-            access_token_format=self.choice("access_token_format", ACCESS_TOKEN_FORMATS, "opaque"),
+            # The NL GOV profile wants access tokens as JWTs: its claim set has them by default.
+            access_token_format=self.choice(
+                "access_token_format", ACCESS_TOKEN_FORMATS, "jwt" if profile == "nlgov-v1" else "opaque"
+            ),
             require_pkce=self.require_pkce(method),
             refusal_page=self.flag("refusal_page", True),
+            claims_profile=profile,
+            acr_format=self.choice("acr_format", ACR_FORMATS, "eherkenning"),
+            userinfo_signed_response_alg=userinfo_alg,
+            id_token_encryption=id_token_encryption,
+            userinfo_encryption=userinfo_encryption,
+        )
+
+    def encryption(self, of: str) -> Encryption | None:
+        """`<of>_encrypted_response_alg` and `_enc`; None when the client asks for no encryption."""
+        alg_field, enc_field = f"{of}_encrypted_response_alg", f"{of}_encrypted_response_enc"
+        if alg_field not in self.entry:
+            if enc_field in self.entry:
+                raise self.fail(enc_field, f"needs {alg_field}")
+            return None
+        return Encryption(
+            self.choice(alg_field, ENCRYPTION_ALGS, ""), self.choice(enc_field, ENCRYPTION_ENCS, "A256GCM")
         )
 
     def flag(self, field: str, default: bool) -> bool:
@@ -192,7 +251,7 @@ class _Entry:
             raise self.fail(field, f"must be at least {_MIN_SECRET} characters")
         return ClientSecret.of(value)
 
-    def jwks(self) -> Mapping[str, Any]:
+    def jwks(self, encrypts: list[Encryption]) -> Mapping[str, Any]:
         if "jwks_file" in self.entry:
             try:
                 jwks = json.loads((self.folder / str(self.entry["jwks_file"])).read_text(encoding="utf-8"))
@@ -204,4 +263,31 @@ class _Entry:
             raise self.fail("jwks", "must be a JWK set with at least one key")
         if any("d" in key for key in jwks["keys"]):
             raise self.fail("jwks", "holds a private key: register only the public keys")
+        for encryption in encrypts:
+            key = encryption_key(jwks, encryption.alg)
+            if key is None:
+                raise self.fail("jwks", f"holds no key to encrypt to with {encryption.alg}")
+            try:
+                JWKRegistry.import_key(dict(key))
+            except (JoseError, ValueError, LookupError, TypeError) as exc:
+                raise self.fail(
+                    "jwks", f"holds a key for {encryption.alg} that cannot be read: {exc}"
+                ) from exc
         return jwks
+
+
+def encryption_key(jwks: Mapping[str, Any], alg: str) -> Mapping[str, Any] | None:
+    """The key of a client's JWK set to encrypt to with `alg`: of the key type the algorithm needs
+    (RSA, or EC for ECDH-ES), for this algorithm or any; the first marked for encryption, else
+    the first marked for no use in particular."""
+    kty = "EC" if alg.startswith("ECDH") else "RSA"
+    fitting = [
+        key
+        for key in jwks["keys"]
+        if isinstance(key, Mapping) and key.get("kty") == kty and key.get("alg", alg) == alg
+    ]
+    for use in ("enc", None):
+        for key in fitting:
+            if key.get("use") == use:
+                return key
+    return None

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from joserfc.jwk import RSAKey
+from joserfc.jwk import ECKey, RSAKey
 
 from config.clients import ClientSecret
 
 # The private_key_jwt portal's key: generated per test run, only its public half is registered.
 PORTAL_KEY = RSAKey.generate_key(2048, {"kid": "portal-key-1"})
+# The NL GOV portals' keys to have ID tokens (RSA-OAEP-256) and userinfo (ECDH-ES) encrypted to.
+ENCRYPTION_KEY = RSAKey.generate_key(2048, {"kid": "portal-enc-rsa", "use": "enc"})
+EC_ENCRYPTION_KEY = ECKey.generate_key("P-256", {"kid": "portal-enc-ec", "use": "enc"})
 SECRET = "s3cret-for-the-test-portal-0123456789abcdef"
 REDIRECT = "https://portal.test/callback"
 
@@ -103,6 +106,26 @@ clients:
     redirect_uris: [{REDIRECT}]
     secret: {SECRET}
     refusal_page: false
+  - client_id: nlgov-portal
+    name: A portal on the NL GOV Assurance profile's claims
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: private_key_jwt
+    jwks_file: nlgov-jwks.json
+    claims_profile: nlgov-v1
+    acr_format: eidas
+    userinfo_signed_response_alg: RS256
+  - client_id: nlgov-sealed
+    name: A portal on the NL GOV claims, with encrypted ID tokens and userinfo
+    service: omgevingsloket
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: private_key_jwt
+    jwks_file: nlgov-jwks.json
+    claims_profile: nlgov-v1
+    id_token_encrypted_response_alg: RSA-OAEP-256
+    id_token_encrypted_response_enc: A256GCM
+    userinfo_signed_response_alg: ES256
+    userinfo_encrypted_response_alg: ECDH-ES
 """
 
 
@@ -110,6 +133,8 @@ def write_config(folder: Path) -> Path:
     """The broker config file for the tests, with the portal's public JWKS beside it."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "portal-jwks.json").write_text(json.dumps({"keys": [PORTAL_KEY.as_dict(private=False)]}))
+    nlgov_keys = [key.as_dict(private=False) for key in (PORTAL_KEY, ENCRYPTION_KEY, EC_ENCRYPTION_KEY)]
+    (folder / "nlgov-jwks.json").write_text(json.dumps({"keys": nlgov_keys}))
     path = folder / "broker.yaml"
     path.write_text(SERVICES + CLIENTS)
     return path

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 
+from broker.oidc.levels import requested_level
 from config.settings import Service
-from saml.errors import SamlError
 from saml.loa import LevelOfAssurance
 
 # The parameters the broker reads, each with the longest value it takes. Only these are kept
@@ -69,17 +69,14 @@ class StoredAuthorizationRequest(OAuth2Request):
 def unmet_acr_values(acr_values: str | None, service: Service) -> str | None:
     """Why `service` cannot meet `acr_values`, or None when it can.
 
-    `acr_values` lists the levels a client accepts (OpenID Connect Core §3.1.2.1); the lowest
-    known one is what it needs. The service catalogue fixes the level the HM authenticates at, so
-    a request may ask for that level or less, never more: asking more is refused before the user
-    signs in, not after. Values that are no eHerkenning level are ignored, as the claim is voluntary.
+    `acr_values` lists the levels a client accepts (OpenID Connect Core §3.1.2.1), as eHerkenning
+    or eIDAS URIs (`broker.oidc.levels`); the lowest known one is what it needs. The service
+    catalogue fixes the level the HM authenticates at, so a request may ask for that level or
+    less, never more: asking more is refused before the user signs in, not after. Values that are
+    no level of either kind are ignored, as the claim is voluntary.
     """
-    known = []
-    for uri in (acr_values or "").split():
-        try:
-            known.append(LevelOfAssurance.from_uri(uri))
-        except SamlError:
-            continue
+    levels = (requested_level(uri) for uri in (acr_values or "").split())
+    known = [level for level in levels if level is not None]
     offered = LevelOfAssurance(service.minimum_loa)
     if known and min(known) > offered:
         return f"acr_values asks for more than this client's service offers ({offered.uri})"

@@ -1,6 +1,8 @@
 """The claims a sign-in releases, and which scope releases which.
 
 Claim names are a versioned contract with the portals (README, "Claims"): never rename one.
+A sign-in's claims also keep what only other claim sets release (`broker.oidc.profiles`), under
+names no scope here lists.
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ def pairwise_subject(admitted: Admitted, client_id: str, salt: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+def company_pseudonym(admitted: Admitted, client_id: str, salt: bytes) -> str:
+    """A name for the company acted for, for this client only: for a company the assertion knows
+    by neither KvK number nor RSIN, whose identifier (a BSN) is never released."""
+    legal_subject = admitted.identity.legal_subject
+    material = "\0".join(("company", client_id, legal_subject.type.value, legal_subject.value))
+    digest = hmac.new(salt, material.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 def sign_in_claims(admitted: Admitted, client_id: str, salt: bytes) -> dict[str, Any]:
     """Every claim this sign-in can release to `client_id`, before any scope filter."""
     identity = admitted.identity
@@ -62,7 +73,11 @@ def sign_in_claims(admitted: Admitted, client_id: str, salt: bytes) -> dict[str,
         },
         "acting_subject": identity.acting_subject,
         "eherkenning_service_id": identity.service_id,
+        # For other claim sets only: the company's trade name, when the HM sends it.
+        "company_name": identity.company_name,
     }
+    if claims["kvk_number"] is None and claims["rsin"] is None:
+        claims["company_pseudonym"] = company_pseudonym(admitted, client_id, salt)
     if admitted.establishment is not None:
         claims = with_establishment(claims, admitted.establishment)
     return _without_nulls(claims)

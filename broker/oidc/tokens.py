@@ -15,6 +15,7 @@ from sqlalchemy import Row
 from broker import models
 from broker.extensions import db
 from broker.oidc.clients import OidcClient
+from broker.oidc.levels import acr_claim
 from broker.oidc.provider import Provider, digest
 from broker.oidc.user import SignedIn
 
@@ -57,7 +58,7 @@ class TokenIssuer:
             "jti": secrets.token_urlsafe(16),
             "scope": scope,
             "auth_time": user.claims["auth_time"],
-            "acr": user.claims["acr"],
+            "acr": acr_claim(user.claims["acr"], client.config.acr_format),
         }
         return jwt.encode(header, claims, key, algorithms=["RS256"])
 
@@ -83,6 +84,7 @@ def digest_of_code(request: OAuth2Request) -> str:
 class Token(TokenMixin):
     row: Row[Any]  # from models.find_token
     now: datetime
+    client: OidcClient  # the client it was issued to, as configured now
 
     def check_client(self, client: OidcClient) -> bool:
         return self.row.client_id == client.get_client_id()
@@ -109,7 +111,8 @@ class TokenValidator(BearerTokenValidator):
 
     def authenticate_token(self, token_string: str) -> Token | None:
         row = models.find_token(digest(token_string))
-        if row is None or self.provider.client(row.client_id) is None:
+        client = None if row is None else self.provider.client(row.client_id)
+        if row is None or client is None:
             # A client removed from the configuration takes its tokens with it.
             return None
-        return Token(row, self.provider.clock())
+        return Token(row, self.provider.clock(), client)

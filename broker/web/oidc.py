@@ -26,8 +26,9 @@ from broker.decide import (
 from broker.extensions import db
 from broker.models.statements import without_transaction
 from broker.oidc.authorization import PARAMETER_CAPS, kept
-from broker.oidc.claims import SCOPE_CLAIMS, released, sign_in_claims
+from broker.oidc.claims import SCOPE_CLAIMS, sign_in_claims
 from broker.oidc.clients import OidcClient
+from broker.oidc.userinfo import userinfo_answer
 from broker.runtime import BrokerRuntime, runtime
 from broker.upstream import Answer, Refusal
 from broker.web import establishment, registers
@@ -135,7 +136,8 @@ def userinfo() -> BaseResponse:
 
     @protector("openid")
     def claims() -> BaseResponse:
-        return jsonify(released(dict(current_token.row.claims), current_token.get_scope().split()))
+        token = current_token
+        return userinfo_answer(runtime().provider, token.client, dict(token.row.claims), token.get_scope())
 
     return claims()
 
