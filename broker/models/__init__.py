@@ -53,6 +53,7 @@ from broker.models.oidc import (
     code_was_used,
     find_token,
     nonce_used,
+    revoke_token,
     revoke_tokens_of,
     take_authorization,
 )
@@ -147,6 +148,7 @@ __all__ = [
     "remove_sponsor",
     "replace_category",
     "revoke_mandate",
+    "revoke_token",
     "revoke_tokens_of",
     "set_label",
     "sponsors",

@@ -118,6 +118,11 @@ _ADD_TOKEN = insert(_tokens)
 _FIND_TOKEN = select(
     _tokens.c.client_id, _tokens.c.scope, _tokens.c.claims, _tokens.c.expires_at, _tokens.c.revoked_at
 ).where(_tokens.c.token_hash == bindparam("token"))
+_REVOKE_TOKEN = (
+    update(_tokens)
+    .where(_tokens.c.token_hash == bindparam("token"), _tokens.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
 _REVOKE_TOKENS = (
     update(_tokens)
     .where(_tokens.c.code_hash == bindparam("code"), _tokens.c.revoked_at.is_(None))
@@ -178,6 +183,11 @@ def add_token(**values: Any) -> None:
 
 def find_token(token_hash: str) -> Row[Any] | None:
     return run(_FIND_TOKEN, token=token_hash).first()
+
+
+def revoke_token(token_hash: str, now: datetime) -> None:
+    """Revoke one token (RFC 7009); one already revoked keeps its time. The caller commits."""
+    run(_REVOKE_TOKEN, token=token_hash, now=now)
 
 
 def revoke_tokens_of(code_hash: str, now: datetime) -> None:

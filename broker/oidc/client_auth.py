@@ -42,8 +42,14 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
         return client
 
     def get_audiences(self) -> list[str]:
-        # Core §9: the audience SHOULD be the token endpoint; the issuer is accepted too.
-        return [self.provider.endpoint("/oidc/token"), self.provider.issuer]
+        # Core §9: the audience SHOULD be the token endpoint; the issuer is accepted too, and the
+        # introspection and revocation endpoints, which take the same assertions (each names us).
+        return [
+            self.provider.endpoint("/oidc/token"),
+            self.provider.issuer,
+            self.provider.endpoint("/oidc/introspect"),
+            self.provider.endpoint("/oidc/revoke"),
+        ]
 
     def extract_assertion(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The assertion's header and claims, unverified; a header member of the wrong type (a `crit`

@@ -7,6 +7,8 @@ from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
 from config.clients import Client
 from config.settings import Service
 
+_AUTHENTICATED_ENDPOINTS = frozenset({"token", "introspection", "revocation"})
+
 
 class OidcClient(ClientMixin):
     def __init__(self, client: Client, service: Service) -> None:
@@ -35,7 +37,8 @@ class OidcClient(ClientMixin):
         return secret is not None and secret.matches(client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return endpoint == "token" and method == self.config.token_endpoint_auth_method
+        # Introspection and revocation take the client's authentication at the token endpoint.
+        return endpoint in _AUTHENTICATED_ENDPOINTS and method == self.config.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code"

@@ -14,6 +14,7 @@ from flask import Flask, Response, abort, request
 
 from broker.oidc.client_auth import PrivateKeyJwt, client_secret_basic
 from broker.oidc.grants import CodeGrant, OpenIdCode, S256CodeChallenge
+from broker.oidc.introspection import Introspection, Revocation
 from broker.oidc.provider import Provider
 from broker.oidc.tokens import TokenIssuer, TokenValidator
 
@@ -46,6 +47,15 @@ class NamedAuthorizationServer(AuthorizationServer):
     def create_token_response(self, request: Any = None) -> Response:
         try:
             return super().create_token_response(request)
+        except ValueError as error:
+            safe = safely_described(error)
+            if safe is None:
+                raise
+            return self.handle_error_response(request, safe)
+
+    def create_endpoint_response(self, name: str, request: Any = None) -> Response:
+        try:
+            return super().create_endpoint_response(name, request)
         except ValueError as error:
             safe = safely_described(error)
             if safe is None:
@@ -96,6 +106,8 @@ def authorization_server(app: Flask, provider: Provider) -> AuthorizationServer:
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(provider))
     grant = type("ProviderCodeGrant", (CodeGrant,), {"provider": provider})
     server.register_grant(grant, [S256CodeChallenge(required=True), OpenIdCode(provider)])
+    server.register_endpoint(Introspection(provider))
+    server.register_endpoint(Revocation(provider))
     return server
 
 

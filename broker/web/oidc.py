@@ -26,8 +26,10 @@ from broker.decide import (
 from broker.extensions import db
 from broker.models.statements import without_transaction
 from broker.oidc.authorization import PARAMETER_CAPS, kept
-from broker.oidc.claims import SCOPE_CLAIMS, sign_in_claims
+from broker.oidc.claims import sign_in_claims
 from broker.oidc.clients import OidcClient
+from broker.oidc.discovery import metadata
+from broker.oidc.introspection import Introspection, Revocation
 from broker.oidc.userinfo import userinfo_answer
 from broker.runtime import BrokerRuntime, runtime
 from broker.upstream import Answer, Refusal
@@ -48,42 +50,9 @@ AUTHORIZE = "authorize"
 
 
 @bp.get("/.well-known/openid-configuration")
+@bp.get("/.well-known/oauth-authorization-server")
 def discovery() -> BaseResponse:
-    provider = runtime().provider
-    return jsonify(
-        {
-            "issuer": provider.issuer,
-            "authorization_endpoint": provider.endpoint("/oidc/authorize"),
-            "token_endpoint": provider.endpoint("/oidc/token"),
-            "userinfo_endpoint": provider.endpoint("/oidc/userinfo"),
-            "jwks_uri": provider.endpoint("/oidc/jwks"),
-            "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code"],
-            "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_basic",
-                "client_secret_post",
-                "private_key_jwt",
-                "none",
-            ],
-            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256"],
-            "code_challenge_methods_supported": ["S256"],
-            "scopes_supported": list(SCOPE_CLAIMS),
-            "claims_supported": sorted({"iss", "aud", "exp", "iat", "nonce"} | _all_claims()),
-            "acr_values_supported": [level.uri for level in LevelOfAssurance],
-            "ui_locales_supported": ["nl", "en"],
-            "claims_parameter_supported": False,
-            "request_parameter_supported": False,
-            "request_uri_parameter_supported": False,
-            "authorization_response_iss_parameter_supported": True,
-        }
-    )
-
-
-def _all_claims() -> set[str]:
-    return {name for names in SCOPE_CLAIMS.values() for name in names}
+    return jsonify(metadata(runtime().provider))
 
 
 @bp.get("/oidc/jwks")
@@ -125,6 +94,16 @@ def authorize() -> BaseResponse | tuple[str, int]:
 @metrics.step("token")
 def token() -> BaseResponse:
     return runtime().authorization.create_token_response()
+
+
+@bp.post("/oidc/introspect")
+def introspect() -> BaseResponse:
+    return runtime().authorization.create_endpoint_response(Introspection.ENDPOINT_NAME)
+
+
+@bp.post("/oidc/revoke")
+def revoke() -> BaseResponse:
+    return runtime().authorization.create_endpoint_response(Revocation.ENDPOINT_NAME)
 
 
 @bp.route("/oidc/userinfo", methods=["GET", "POST"])
