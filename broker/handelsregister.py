@@ -64,7 +64,9 @@ class Handelsregister:
             cached = models.cached_kvk_answer(path, now)
             level = logging.WARNING if error.failure is KvkFailure.UNAVAILABLE else logging.ERROR
             fallback = "used" if cached else "absent"
-            log.log(level, "kvk %s failed (%s); cached answer %s", path, error, fallback)
+            # The resource asked, never its number: a KvK number is for the audit trail only.
+            resource = path.split("/", 1)[0]
+            log.log(level, "kvk %s failed (%s); cached answer %s", resource, error, fallback)
             if cached is None:
                 raise
             return cached

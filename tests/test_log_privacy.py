@@ -185,10 +185,6 @@ def test_a_cancel_at_the_picker(client: FlaskClient, trail: Trail, fresh_registe
     assert redirect_parameters(answer)["error"] == "access_denied"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="broker/handelsregister.py logs the path it asked KvK, with the KvK number, when KvK fails",
-)
 def test_kvk_away(client: FlaskClient, trail: Trail, fresh_register: None) -> None:
     page = trail.sign_in(Portal(client, "olo-establishment"), kvk=stand_in.UNAVAILABLE, user=USER)
     assert page.status_code == 503
