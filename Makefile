@@ -27,4 +27,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/signin.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis
