@@ -22,9 +22,11 @@ from werkzeug.wrappers import Response
 
 # Bytes of body the small forms may carry: a code, a verifier and a client assertion; a token; a choice.
 SMALL_BODY = 16 * 1024
-SMALL_BODIES = frozenset({"oidc.token", "oidc.userinfo", "establishment.answer"})
+SMALL_BODIES = frozenset(
+    {"oidc.token", "oidc.userinfo", "oidc.introspect", "oidc.revoke", "establishment.answer"}
+)
 # The endpoints that answer in OAuth's JSON, not with a page.
-_JSON_ANSWERS = frozenset({"oidc.token", "oidc.userinfo"})
+_JSON_ANSWERS = frozenset({"oidc.token", "oidc.userinfo", "oidc.introspect", "oidc.revoke"})
 # Bytes of query string any endpoint but authorize takes: an artifact and its RelayState need ~200,
 # the simulator's HTTP-Redirect request a few thousand.
 QUERY_CAP = 32 * 1024

@@ -51,11 +51,13 @@ log = logging.getLogger("broker.limits")
 
 ADDRESS, CLIENT = "address", "client"
 _PREFIX = "eh-broker"
+# The endpoints each step's limits apply to (each endpoint counting on its own): the token step's
+# also to introspection and revocation, which a portal's server calls with the same authentication.
 _ENDPOINTS = {
-    "authorize": "oidc.authorize",
-    "acs": "saml.acs",
-    "token": "oidc.token",
-    "picker": "establishment.answer",
+    "authorize": ("oidc.authorize",),
+    "acs": ("saml.acs",),
+    "token": ("oidc.token", "oidc.introspect", "oidc.revoke"),
+    "picker": ("establishment.answer",),
 }
 # A client_assertion longer than this is not read for its subject (the endpoint refuses it anyway).
 _ASSERTION_CAP = 8192
@@ -117,14 +119,15 @@ def init_app(app: Flask, settings: RateLimits) -> None:
         if value is None:
             continue
         key = _address if kind == ADDRESS else _known(clients[step])
-        # This app's view, wrapped: the limiter counts in the wrapper, before the view runs.
-        app.view_functions[_ENDPOINTS[step]] = limiter.limit(
-            value,
-            key_func=key,
-            scope=f"{step}-{kind}",
-            exempt_when=(lambda key=key: key() is None) if kind == CLIENT else None,
-            on_breach=partial(_breached, step, kind),
-        )(app.view_functions[_ENDPOINTS[step]])
+        for endpoint in _ENDPOINTS[step]:
+            # This app's view, wrapped: the limiter counts in the wrapper, before the view runs.
+            app.view_functions[endpoint] = limiter.limit(
+                value,
+                key_func=key,
+                scope=f"{step}-{kind}",
+                exempt_when=(lambda key=key: key() is None) if kind == CLIENT else None,
+                on_breach=partial(_breached, step, kind),
+            )(app.view_functions[endpoint])
     in_view = {
         ("picker", CLIENT): settings.picker_client,
         ("retry", ADDRESS): settings.retry_address,

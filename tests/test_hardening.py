@@ -63,6 +63,15 @@ def test_a_large_userinfo_request_gets_an_oauth_error(client: FlaskClient) -> No
     assert answer.get_json()["error"] == "invalid_request"
 
 
+@pytest.mark.parametrize("endpoint", ["/oidc/introspect", "/oidc/revoke"])
+def test_a_large_introspection_or_revocation_request_gets_an_oauth_error(
+    client: FlaskClient, endpoint: str
+) -> None:
+    answer = client.post(endpoint, data={"token": "t" * SMALL_BODY})
+    assert answer.status_code == 413
+    assert answer.get_json()["error"] == "invalid_request"
+
+
 def test_a_large_answer_to_the_picker_gets_the_413_page(client: FlaskClient) -> None:
     answer = client.post("/oidc/establishment", data={"choice": "c" * SMALL_BODY})
     assert answer.status_code == 413

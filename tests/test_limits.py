@@ -146,6 +146,19 @@ def test_the_token_endpoint_answers_slow_down_in_json(limited: Callable[..., Fla
     assert answer.headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize("endpoint", ["/oidc/introspect", "/oidc/revoke"])
+def test_introspection_and_revocation_have_the_token_endpoints_limits(
+    limited: Callable[..., Flask], endpoint: str
+) -> None:
+    app = limited(TOKEN_ADDRESS="1/minute")
+    portal = browser(app)
+    headers = {"Authorization": _basic("ind-portal")}
+    assert portal.post(endpoint, data={"token": "unknown"}, headers=headers).status_code == 200
+    answer = portal.post(endpoint, data={"token": "unknown"}, headers=headers)
+    assert answer.status_code == 429
+    assert answer.get_json()["error"] == "slow_down"
+
+
 def test_the_token_endpoint_counts_a_private_key_jwt_client_by_its_assertion(
     limited: Callable[..., Flask],
 ) -> None:
