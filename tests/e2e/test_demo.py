@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import html
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,7 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from flask_migrate import upgrade
-from werkzeug.serving import make_server
 
 from broker import create_app, models
 from broker.decide import SponsorCategory
@@ -26,6 +23,7 @@ from broker.extensions import db
 from config import load_settings
 from tests.clients import SERVICES
 from tests.conftest import broker_environ
+from tests.e2e.server import free_port, serving
 from tests.web.browser import Form, parse_forms
 
 DEMO_SECRET = "a-demo-secret-that-is-long-enough-0123456789"
@@ -34,15 +32,9 @@ SPONSOR = "12345678"
 _NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     instance = tmp_path_factory.mktemp("demo")
     config = instance / "broker.yaml"
@@ -72,13 +64,8 @@ clients:
             )
         )
         db.session.commit()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(app, port):
+        yield base
 
 
 def _form(html: str, portal: str = "olo") -> Form:

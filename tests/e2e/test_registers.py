@@ -13,7 +13,6 @@ import hashlib
 import html
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -25,13 +24,12 @@ from flask import Flask
 from flask_migrate import upgrade
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
 
 from broker import create_app, models
 from config import load_settings
 from tests.clients import SECRET, SERVICES
 from tests.conftest import broker_environ
-from tests.e2e.test_demo import _free_port
+from tests.e2e.server import free_port, serving
 from tests.registers import REGISTER_SERVICES
 from tests.web.browser import parse_forms
 
@@ -40,7 +38,7 @@ REPRESENTED, REPRESENTATIVE = "12345678", "87654321"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flask]]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     instance = tmp_path_factory.mktemp("registers-e2e")
     clients = "".join(
@@ -61,13 +59,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flas
     app = create_app(load_settings(broker_environ(instance, BROKER_BASE_URL=base, BROKER_CONFIG=str(config))))
     with app.app_context():
         upgrade()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base, app
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(app, port):
+        yield base, app
 
 
 class HttpPortal:

@@ -11,8 +11,6 @@ import hashlib
 import html
 import re
 import secrets
-import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -24,13 +22,13 @@ import requests
 from flask_migrate import upgrade
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
 
 from broker import create_app, models
 from broker.decide import SponsorCategory
 from broker.extensions import db
 from config import load_settings
 from tests.conftest import broker_environ
+from tests.e2e.server import free_port, serving
 from tests.web.browser import parse_forms
 
 SECRET = "a-portal-secret-that-is-long-enough-0123456789"
@@ -38,15 +36,9 @@ SPONSOR = "12345678"
 LOA3 = "urn:etoegang:core:assurance-class:loa3"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     instance = tmp_path_factory.mktemp("scenarios")
     config = instance / "broker.yaml"
@@ -92,13 +84,8 @@ clients:
             )
         )
         db.session.commit()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(app, port):
+        yield base
 
 
 @dataclass
