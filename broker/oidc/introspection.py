@@ -32,8 +32,9 @@ def check_token_parameter(request: OAuth2Request) -> None:
         raise InvalidRequestError("token is missing")
 
 
-class Introspection(IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS
+class _AccessTokens:
+    """What introspection and revocation share: the access token named in the request, found as the
+    resource protector finds it."""
 
     def __init__(self, provider: Provider) -> None:
         super().__init__()
@@ -45,6 +46,10 @@ class Introspection(IntrospectionEndpoint):
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         return self.tokens.authenticate_token(token_string)
+
+
+class Introspection(_AccessTokens, IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
     def check_permission(self, token: Token, client: OidcClient, request: OAuth2Request) -> bool:
         return token.check_client(client)
@@ -66,19 +71,8 @@ class Introspection(IntrospectionEndpoint):
         }
 
 
-class Revocation(RevocationEndpoint):
+class Revocation(_AccessTokens, RevocationEndpoint):
     CLIENT_AUTH_METHODS = [*CONFIDENTIAL_METHODS, "none"]  # noqa: RUF012 (authlib's interface)
-
-    def __init__(self, provider: Provider) -> None:
-        super().__init__()
-        self.provider = provider
-        self.tokens = TokenValidator(provider)
-
-    def check_params(self, request: OAuth2Request, client: OidcClient) -> None:
-        check_token_parameter(request)
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        return self.tokens.authenticate_token(token_string)
 
     def revoke_token(self, token: Token, request: OAuth2Request) -> None:
         models.revoke_token(digest(request.form["token"]), self.provider.clock())
