@@ -1,5 +1,5 @@
 """One whole sign-in as a portal and its user drive it, over any HTTP client: the step driver of
-`bench/signin.py`.
+`bench/signin.py`, and of `bench/load.py` and `bench/soak.py` through `bench/_users.py`.
 
 authorize → the auto-submitting form to the simulator → the simulator's answer (a 303 to the ACS
 with a SAMLart, or a form POSTing the SAMLResponse) → ACS → 302 to the portal with a code →
@@ -50,10 +50,6 @@ clients:
 """
 
 
-class FlowError(Exception):
-    """A step answered other than a successful sign-in would."""
-
-
 @dataclass(frozen=True)
 class Reply:
     status: int
@@ -62,6 +58,14 @@ class Reply:
 
     def json(self) -> Any:
         return json.loads(self.text)
+
+
+class FlowError(Exception):
+    """A step answered other than a successful sign-in would: the step, and its answer if any."""
+
+    def __init__(self, message: str, step: str = "", reply: Reply | None = None) -> None:
+        super().__init__(message)
+        self.step, self.reply = step, reply
 
 
 class Http(Protocol):
@@ -150,6 +154,8 @@ def _complete(answer: bytes) -> bool:
 def _parse(answer: bytes) -> Reply:
     head, _, body = answer.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    if not status_line:
+        raise ConnectionResetError("the connection closed without an answer")
     headers = dict(line.split(": ", 1) for line in header_lines)
     if "chunked" in headers.get("Transfer-Encoding", ""):
         raise FlowError("chunked responses are not expected from the broker")
@@ -191,14 +197,14 @@ def only_form(reply: Reply, step: str) -> _Form:
     expect(reply, 200, step)
     forms = _FORM.findall(reply.text)
     if len(forms) != 1:
-        raise FlowError(f"{step}: expected one form, found {len(forms)}")
+        raise FlowError(f"{step}: expected one form, found {len(forms)}", step, reply)
     inputs = (_attributes(tag) for tag in _HIDDEN_INPUT.findall(reply.text))
     return _Form(_attributes(forms[0]).get("action", ""), {i["name"]: i.get("value", "") for i in inputs})
 
 
 def expect(reply: Reply, status: int, step: str) -> None:
     if reply.status != status:
-        raise FlowError(f"{step}: HTTP {reply.status}, expected {status}: {reply.text[-300:]!r}")
+        raise FlowError(f"{step}: HTTP {reply.status}, expected {status}: {reply.text[-300:]!r}", step, reply)
 
 
 class Timer:
@@ -224,24 +230,47 @@ class Timer:
         return self.times
 
 
+@dataclass(frozen=True)
+class Code:
+    """What the portal holds once the ACS has sent the user back: the code and its PKCE verifier."""
+
+    code: str
+    verifier: str
+
+
 def sign_in(http: Http, binding: str) -> dict[str, float]:
     """One whole sign-in; the seconds per step, `acs→token` and `total`. Raises FlowError."""
     timer = Timer()
+    access_token = redeem(http, to_code(http, binding, timer), timer)
+    read_userinfo(http, access_token, timer)
+    return timer.finish()
+
+
+def to_code(http: Http, binding: str, timer: Timer) -> Code:
+    """authorize → simulator → ACS: the user's part, up to the code the portal receives."""
     verifier, challenge = _pkce()
     state = secrets.token_urlsafe(8)
     hand_off = only_form(timer.run("authorize", http.get, _authorize_url(state, challenge)), "authorize")
     choices = urlencode({"action": "login", "binding": binding, "kvk": KVK})
     at_hm = timer.run("simulator", http.post, f"{hand_off.action}?{choices}", hand_off.fields)
     back = timer.run("acs", *_to_acs(http, at_hm, binding))
-    code = _code(back, state)
-    tokens = timer.run("token", http.post, "/oidc/token", _token_form(code, verifier), _basic_auth())
+    return Code(_code(back, state), verifier)
+
+
+def redeem(http: Http, code: Code, timer: Timer) -> str:
+    """The token request: the access token."""
+    tokens = timer.run(
+        "token", http.post, "/oidc/token", _token_form(code.code, code.verifier), _basic_auth()
+    )
     expect(tokens, 200, "token")
-    bearer = {"Authorization": f"Bearer {tokens.json()['access_token']}"}
-    info = timer.run("userinfo", http.get, "/oidc/userinfo", bearer)
+    return str(tokens.json()["access_token"])
+
+
+def read_userinfo(http: Http, access_token: str, timer: Timer) -> None:
+    info = timer.run("userinfo", http.get, "/oidc/userinfo", {"Authorization": f"Bearer {access_token}"})
     expect(info, 200, "userinfo")
     if info.json().get("kvk_number") != KVK:
-        raise FlowError(f"userinfo: unexpected claims {info.text[:300]!r}")
-    return timer.finish()
+        raise FlowError(f"userinfo: unexpected claims {info.text[:300]!r}", "userinfo", info)
 
 
 def _to_acs(http: Http, at_hm: Reply, binding: str) -> tuple[Any, ...]:
@@ -258,7 +287,9 @@ def _code(back: Reply, state: str) -> str:
     location = urlsplit(back.headers["Location"])
     params = {name: values[0] for name, values in parse_qs(location.query).items()}
     if "code" not in params or params.get("state") != state:
-        raise FlowError(f"acs: redirect without code or with another state: {back.headers['Location']}")
+        raise FlowError(
+            f"acs: redirect without code or with another state: {back.headers['Location']}", "acs", back
+        )
     return params["code"]
 
 

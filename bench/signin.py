@@ -31,9 +31,7 @@ import cProfile
 import logging
 import os
 import pstats
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,11 +46,11 @@ from typing import Any
 # Run as a script, only bench/ is on sys.path: the project's packages live in the repository root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import requests
 import sqlalchemy
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
+from bench._server import children, free_port, gunicorn
 from bench._signin_flow import (
     ACS_TO_TOKEN,
     CONFIG_YAML,
@@ -164,19 +162,6 @@ def process_cpu(pid: int) -> float:
     """User + system CPU seconds of process `pid` (its threads included)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def machine_cpu() -> tuple[float, float]:
@@ -312,57 +297,6 @@ def _attempt(run: Run, sign_in_once: Callable[[], Timings]) -> None:
 
 
 # --- gunicorn -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def gunicorn(
-    environ: dict[str, str], port: int, log: Path, extra: list[str]
-) -> Iterator[subprocess.Popen[bytes]]:
-    """`gunicorn --workers 2` plus `extra` on `wsgi:app`, migrated first; terminated on the way out."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("BROKER_")} | environ
-    migrate = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-    )
-    if migrate.returncode:
-        raise RuntimeError(f"flask db upgrade failed:\n{migrate.stderr.decode()[-3000:]}")
-    command = [sys.executable, "-m", "gunicorn", "--workers", "2", *extra]
-    command += ["--bind", f"127.0.0.1:{port}", "wsgi:app"]
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_until_up(server, f"http://127.0.0.1:{port}", log)
-        yield server
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _wait_until_up(server: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            up = requests.get(f"{base_url}/.well-known/openid-configuration", timeout=2).ok
-            if up and len(children(server.pid)) >= 2:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not come up within 60 s:\n{log.read_text()[-3000:]}")
 
 
 def run_gunicorn(tmp: Path, args: argparse.Namespace) -> list[Run]:
