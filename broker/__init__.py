@@ -12,6 +12,7 @@ from flask import Flask, Response, request
 from broker import cli, database, hardening, health, kvk, limits, logs, metrics, sweep
 from broker.extensions import db, migrate
 from broker.handelsregister import Handelsregister
+from broker.keys import LiveKeys, follow_signing_key
 from broker.kvk import stand_in as kvk_stand_in
 from broker.oidc.provider import Provider
 from broker.oidc.server import authorization_server, resource_protector
@@ -23,7 +24,7 @@ from broker.web import establishment as establishment_views
 from broker.web import oidc as oidc_views
 from broker.web import saml as saml_views
 from broker.web import simulator as simulator_views
-from config import Profile, Settings, load_settings
+from config import Profile, SamlSettings, Settings, load_settings
 from config.reloading import LiveRegistry
 from saml.artifact import Transport, requests_transport
 from saml.hm_metadata import IdentityProvider, parse_metadata, read_metadata_source
@@ -57,12 +58,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     simulator = simulator_views.simulator_hm(settings) if settings.simulator else None
     idp = _identity_provider(settings, simulator, clock())
-    transport = _transport(settings, simulator)
+    # Our keys of the moment: the key store followed through a rollover, or the settings' keys.
+    keys = LiveKeys(settings, clock, settings.config.check_seconds)
+    transport = _transport(settings, simulator, lambda: keys.saml(clock()))
     # Start-up stops here when the configuration file is invalid; later an invalid edit is only logged.
     configuration = health.ConfigurationState()
     registry = LiveRegistry(settings.config, on_reload=configuration.reloaded)
-    upstream = Upstream.create(settings.saml, idp, transport, clock, settings.secret_key, registry.current)
-    provider = Provider.create(settings.oidc, registry.current, clock)
+    upstream = Upstream.create(
+        settings.saml, idp, transport, clock, settings.secret_key, registry.current, keys.saml
+    )
+    provider = Provider(settings.oidc, keys.key_set(), registry.current, clock)
     app.extensions["broker"] = BrokerRuntime(
         settings=settings,
         registry=registry.current,
@@ -118,8 +123,11 @@ def _fetch(url: str) -> bytes:
     return answer.content
 
 
-def _transport(settings: Settings, simulator: SimulatorHm | None) -> Transport:
-    remote = requests_transport(settings.saml, settings.saml.max_message_bytes)
+def _transport(
+    settings: Settings, simulator: SimulatorHm | None, saml: Callable[[], SamlSettings]
+) -> Transport:
+    # Mutual TLS with the key that signs now.
+    remote = follow_signing_key(lambda keys: requests_transport(keys, settings.saml.max_message_bytes), saml)
     if simulator is None:
         return remote
     local: Callable[[bytes], bytes] = simulator_views.resolve_locally

@@ -75,10 +75,11 @@ def make(environment: str) -> Catalogue:
     missing = gaps(settings, registry)
     if missing:
         raise CatalogueIncomplete(missing)
-    content = catalogue.content(settings.saml, registry.services, now)
+    saml = state.upstream.saml(now)  # the keys of now: during a rollover, the next one too
+    content = catalogue.content(saml, registry.services, now)
     numbered = number_catalogue(environment, catalogue.digest(content), now)
     version = catalogue.version(environment, numbered.sequence)
-    return Catalogue(catalogue.signed(content, version, settings.saml, now), version, numbered.changed)
+    return Catalogue(catalogue.signed(content, version, saml, now), version, numbered.changed)
 
 
 def response() -> Response:
@@ -98,7 +99,7 @@ def self_check_findings(
     """Every finding about our keys, metadata and catalogue, and each HM's metadata; nothing is written."""
     state = runtime()
     settings, registry, now = state.settings, state.registry(), state.upstream.clock()
-    saml, services = settings.saml, registry.services
+    saml, services = state.upstream.saml(now), registry.services
     production = settings.profile is Profile.PRODUCTION
     metadata_schema, catalogue_schema = _schema(schemas, METADATA_SCHEMA), _schema(schemas, CATALOGUE_SCHEMA)
     findings = self_check.check_keys(saml, now)

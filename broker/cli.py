@@ -18,6 +18,7 @@ from broker.audit_cli import audit_cli
 from broker.catalogue_cli import eherkenning_cli
 from broker.decide import SponsorCategory, register_day
 from broker.extensions import db
+from broker.keys_cli import keys_cli
 from broker.registers_cli import groups_cli, labels_cli, mandates_cli
 from broker.runtime import runtime
 from broker.sponsor_export import MAX_NAME, ExportError, read_export
@@ -35,7 +36,8 @@ saml_cli = AppGroup("saml", help="The SAML service provider.")
 def print_metadata() -> None:
     """Print our signed SP metadata (to hand to an HM)."""
     state = runtime()
-    metadata = sp_metadata(state.settings.saml, state.registry().services, state.upstream.clock())
+    now = state.upstream.clock()
+    metadata = sp_metadata(state.upstream.saml(now), state.registry().services, now)
     click.echo(metadata.decode("utf-8"))
 
 
@@ -396,6 +398,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(sponsors_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(eherkenning_cli)
+    app.cli.add_command(keys_cli)
     app.cli.add_command(mandates_cli)
     app.cli.add_command(groups_cli)
     app.cli.add_command(labels_cli)

@@ -2,7 +2,8 @@
 
 No authentication and nothing of any person: a load balancer or an orchestrator polls them every
 few seconds. `/healthz` touches nothing. `/readyz` asks the database one `SELECT 1` and looks at
-what start-up loaded (expiry dates worked out once, then compared with the clock):
+what the worker has loaded (the keys and the HM's metadata of the moment, their expiry dates
+compared with the clock):
 
 - `database`: the `SELECT 1` answered;
 - `keys`: the token signing keys are loaded and the SAML certificate in use has not expired;
@@ -19,6 +20,7 @@ alerts (the same dates are metrics).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ from werkzeug.wrappers import Response
 from broker import metrics
 from broker.extensions import db
 from broker.runtime import runtime
-from config import Settings
+from config import SamlSettings, Settings
 from saml.hm_metadata import IdentityProvider
 
 bp = Blueprint("health", __name__)
@@ -68,12 +70,18 @@ class ConfigurationState:
 
 
 def expiries(settings: Settings, idp: IdentityProvider) -> Expiries:
-    certificates = {"saml": _not_after(settings.saml.key.cert_pem)}
-    if settings.saml.next_key is not None:
-        certificates["saml_next"] = _not_after(settings.saml.next_key.pair.cert_pem)
-    return Expiries(idp.valid_until, certificates, settings.operations.expiry_warning)
+    return Expiries(idp.valid_until, certificates(settings.saml), settings.operations.expiry_warning)
 
 
+def certificates(saml: SamlSettings) -> dict[str, datetime]:
+    """Our SAML certificates' ends by name: `saml` (signing), `saml_next` (published ahead)."""
+    found = {"saml": _not_after(saml.key.cert_pem)}
+    if saml.next_key is not None:
+        found["saml_next"] = _not_after(saml.next_key.pair.cert_pem)
+    return found
+
+
+@functools.lru_cache(maxsize=16)
 def _not_after(pem: bytes) -> datetime:
     return x509.load_pem_x509_certificate(pem).not_valid_after_utc
 
@@ -118,11 +126,13 @@ def _database() -> Check:
 
 def _keys(found: Expiries, now: datetime) -> Check:
     algorithms = sorted({key.alg for key in runtime().settings.oidc.signing_keys if not key.upcoming})
-    check = _expiry(found.certificates["saml"], now, found.warning)
+    # The certificates of now: a key rollover (broker.keys) changes them while the broker runs.
+    in_use = certificates(runtime().upstream.saml(now))
+    check = _expiry(in_use["saml"], now, found.warning)
     check["token_signing"] = algorithms
     if not algorithms:
         check["state"] = FAILING
-    for name, not_after in found.certificates.items():
+    for name, not_after in in_use.items():
         check[f"{name}_not_after"] = not_after.isoformat()
     return check
 

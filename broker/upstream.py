@@ -66,6 +66,7 @@ class Refusal:
 
 @dataclass(frozen=True)
 class Upstream:
+    # Our SP as at start-up; a sign-in asks `saml` for the one of its moment.
     settings: SamlSettings
     idp: IdentityProvider
     transport: Transport
@@ -74,6 +75,8 @@ class Upstream:
     # The current services: a sign-in finishes with its service as the registry declares it now.
     registry: Callable[[], Registry]
     new_id: Callable[[], str] = new_id
+    # Our keys of a moment (a key rollover: `broker.keys`); None: `settings`, fixed.
+    keys: Callable[[datetime], SamlSettings] | None = None
 
     @classmethod
     def create(
@@ -84,10 +87,19 @@ class Upstream:
         clock: Clock,
         secret_key: str,
         registry: Callable[[], Registry],
+        keys: Callable[[datetime], SamlSettings] | None = None,
     ) -> Upstream:
         # The RelayState MAC key is derived, so it never equals the session-signing key.
         secret = hashlib.sha256(b"eh-broker relay-state\0" + secret_key.encode("utf-8")).digest()
-        return cls(settings, idp, transport, clock, secret, registry)
+        return cls(settings, idp, transport, clock, secret, registry, keys=keys)
+
+    def saml(self, now: datetime) -> SamlSettings:
+        """Our SP at `now`: the key that signs, the next one published, those that decrypt."""
+        return self.settings if self.keys is None else self.keys(now)
+
+    def identity_provider(self, now: datetime) -> IdentityProvider:
+        """The HM at `now`."""
+        return self.idp
 
     def start(self, service: Service, purpose: str) -> OutgoingRequest:
         """Store a new request for `service` and build the AuthnRequest that carries it; the answer
@@ -96,6 +108,7 @@ class Upstream:
         The caller commits, together with whatever the request belongs to.
         """
         now = self.clock()
+        settings, idp = self.saml(now), self.identity_provider(now)
         level = LevelOfAssurance(service.minimum_loa)
         reference = relay_state.new_reference()
         request_id = self.new_id()
@@ -103,10 +116,10 @@ class Upstream:
         models.add_request(
             models.OpenRequest(request_id, purpose, service.slug, level.value, now),
             reference,
-            self.settings.request_lifetime,
+            settings.request_lifetime,
         )
         sealed = relay_state.seal(reference, self.secret)
-        return outgoing_request(self.settings, self.idp, service, sealed, now, request_id)
+        return outgoing_request(settings, idp, service, sealed, now, request_id)
 
     def finish(self, values: Mapping[str, str]) -> Answer | Refusal:
         """Validate what arrived at the ACS (`SAMLart` or `SAMLResponse`, and `RelayState`).
@@ -117,6 +130,7 @@ class Upstream:
         """
         self._check_binding(values)
         now = self.clock()
+        settings, idp = self.saml(now), self.identity_provider(now)
         reference = relay_state.unseal(values.get("RelayState"), self.secret)
         pending = models.pending_request(reference, now)
         request_id, purpose = pending.id, pending.purpose
@@ -126,14 +140,16 @@ class Upstream:
             raise SamlError(Reason.REQUEST_UNKNOWN, "the request's service is no longer configured")
         expected = Expected(request_id, service, LevelOfAssurance(pending.minimum_level), pending.sent_at)
         try:
-            validated = validate_response(self._response(values, now), self.settings, self.idp, expected, now)
+            validated = validate_response(
+                self._response(values, settings, idp, now), settings, idp, expected, now
+            )
         except SamlError as error:
             if not isinstance(error, StatusError) and error.reason not in FINAL_REASONS:
                 raise
             # The HM has given its one answer to this request: it cannot be answered again.
             models.consume(request_id, now, None, None, None)
             return Refusal(purpose, request_id, error)
-        models.consume(request_id, now, self.idp.entity_id, validated.assertion_id, validated.remember_until)
+        models.consume(request_id, now, idp.entity_id, validated.assertion_id, validated.remember_until)
         return Answer(purpose, request_id, service, validated)
 
     def _check_binding(self, values: Mapping[str, str]) -> None:
@@ -152,11 +168,13 @@ class Upstream:
                 f"an answer over {arrived.name}; our requests ask for {self.settings.response_binding.name}",
             )
 
-    def _response(self, values: Mapping[str, str], now: datetime) -> etree._Element:
+    def _response(
+        self, values: Mapping[str, str], settings: SamlSettings, idp: IdentityProvider, now: datetime
+    ) -> etree._Element:
         if values.get("SAMLart"):
             artifact = parse_artifact(values.get("SAMLart"))
             with metrics.artifact_resolution():
-                return resolve(artifact, self.settings, self.idp, self.transport, now, self.new_id())
+                return resolve(artifact, settings, idp, self.transport, now, self.new_id())
         if values.get("SAMLResponse"):
             return decode_post_response(values.get("SAMLResponse"), self.settings.max_message_bytes)
         raise SamlError(Reason.MESSAGE_MISSING, "neither SAMLart nor SAMLResponse")

@@ -71,9 +71,14 @@ def ensure_signing_key(path: Path, alg: str) -> bytes:
     """A PEM private key for `alg` (RS256: RSA-2048, ES256: P-256) at `path`, generated when absent."""
     if path.exists():
         return path.read_bytes()
+    return write_once(path, new_signing_key(alg))
+
+
+def new_signing_key(alg: str) -> bytes:
+    """A fresh PEM private key for `alg`: RSA-2048 for RS256, P-256 for ES256."""
     if alg == "RS256":
-        return write_once(path, _new_rsa_key_pem())
-    return write_once(path, _private_key_pem(ec.generate_private_key(ec.SECP256R1())))
+        return _new_rsa_key_pem()
+    return _private_key_pem(ec.generate_private_key(ec.SECP256R1()))
 
 
 def _new_rsa_key_pem() -> bytes:

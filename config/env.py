@@ -6,7 +6,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -14,6 +14,8 @@ from limits import parse_many
 
 from config.catalogue_entry import CATALOGUE_ENVIRONMENTS
 from config.dev_keys import ensure_key_pair, ensure_signing_key, write_once
+from config.key_schedule import KeySchedule
+from config.key_store import read_store
 from config.registry import ConfigFile
 from config.settings import (
     GCM_ONLY,
@@ -50,7 +52,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if simulator and production:
         raise ConfigError("BROKER_SIMULATOR=1 is refused in the production profile")
 
-    saml = _saml(env, instance, production, simulator)
+    stored = _key_store(env)
+    saml = _saml(env, instance, production, simulator, stored)
     return Settings(
         profile=profile,
         secret_key=_instance_secret(env, "BROKER_SECRET_KEY", instance / "secret_key", production),
@@ -59,7 +62,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         saml=saml,
         oidc=OidcSettings(
             issuer=_issuer(env, saml.base_url, production),
-            signing_keys=_signing_keys(env, instance, production),
+            signing_keys=(
+                _signing_keys(env, instance, production) if stored is None else stored.oidc_at(_now())
+            ),
             subject_salt=_instance_secret(
                 env, "BROKER_SUBJECT_SALT", instance / "subject_salt", production
             ).encode("utf-8"),
@@ -78,6 +83,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         kvk=_kvk(env, saml.base_url, production, simulator),
         audit_retention=timedelta(days=env.integer("BROKER_AUDIT_RETENTION_DAYS", 400, 90, 3650)),
         operations=_operations(env, profile),
+        keys=stored,
     )
 
 
@@ -147,7 +153,9 @@ def _instance_secret(env: _Env, name: str, path: Path, production: bool) -> str:
     return path.read_text().strip()
 
 
-def _saml(env: _Env, instance: Path, production: bool, simulator: bool) -> SamlSettings:
+def _saml(
+    env: _Env, instance: Path, production: bool, simulator: bool, stored: KeySchedule | None
+) -> SamlSettings:
     base_url = env.get("BROKER_BASE_URL", None if production else _DEV_BASE_URL).rstrip("/")
     if production and not base_url.startswith("https://"):
         raise ConfigError("BROKER_BASE_URL must be an https:// URL in the production profile")
@@ -155,14 +163,25 @@ def _saml(env: _Env, instance: Path, production: bool, simulator: bool) -> SamlS
     if not re.fullmatch(r"[0-9]{20}", oin):
         raise ConfigError(f"BROKER_OIN must be 20 digits, not {oin!r}")
     hm_metadata, signers = _hm_metadata(env, production, simulator)
+    if stored is None:
+        key, next_key, decrypting = (
+            _key_pair(env, "BROKER_SAML_KEY", "BROKER_SAML_CERT", instance, production),
+            _next_key(env),
+            (),
+        )
+    else:
+        # The key store's keys as of start-up; each worker follows them from then on (broker.keys).
+        at_start = stored.saml_at(_now())
+        key, next_key, decrypting = at_start.key, at_start.next_key, at_start.decrypting
     return SamlSettings(
         entity_id=env.get("BROKER_SAML_ENTITY_ID", f"{base_url}/saml/metadata"),
         oin=oin,
         base_url=base_url,
         # One ACS URL for both bindings: the parameter name says which one arrived.
         acs_url=f"{base_url}/saml/acs",
-        key=_key_pair(env, "BROKER_SAML_KEY", "BROKER_SAML_CERT", instance, production),
-        next_key=_next_key(env),
+        key=key,
+        next_key=next_key,
+        decrypting_keys=decrypting,
         hm_metadata=hm_metadata,
         hm_metadata_signers=signers,
         hm_tls_ca_bundle=_optional_file(env, "BROKER_HM_TLS_CA"),
@@ -256,6 +275,48 @@ def _certificates(env: _Env, name: str) -> tuple[bytes, ...]:
     if not found:
         raise ConfigError(f"{name}: {path} holds no PEM certificate")
     return found
+
+
+# Keys the environment names; with a key store they are its business alone.
+_KEY_SETTINGS = (
+    "BROKER_SAML_KEY",
+    "BROKER_SAML_CERT",
+    "BROKER_SAML_NEXT_KEY",
+    "BROKER_SAML_NEXT_CERT",
+    "BROKER_SAML_NEXT_ACTIVATION",
+    "BROKER_OIDC_KEYS",
+)
+# How long past its `exp` a relying party may still accept a token (the leeway libraries allow for
+# clocks apart): a retired token key stays in the JWKS this much longer than a token's lifetime.
+TOKEN_LEEWAY = timedelta(minutes=5)
+
+
+def _key_store(env: _Env) -> KeySchedule | None:
+    """BROKER_KEYS_DIR: every key with the moments of its life, read once here and checked."""
+    configured = env.optional("BROKER_KEYS_DIR")
+    if configured is None:
+        return None
+    named = [name for name in _KEY_SETTINGS if env.optional(name)]
+    if named:
+        raise ConfigError(
+            f"{', '.join(named)}: the keys are in BROKER_KEYS_DIR ({configured}); unset these"
+            " (`flask --app wsgi keys init DIR`, run without BROKER_KEYS_DIR, copies them into a key store)"
+        )
+    clock_skew = timedelta(seconds=env.integer("BROKER_SAML_CLOCK_SKEW", 120, 0, 300))
+    stored = read_store(
+        Path(configured),
+        # An ended SAML key opens the answers to sign-ins that were under way when it ended.
+        saml_grace=SamlSettings.request_lifetime + clock_skew,
+        oidc_grace=OidcSettings.token_lifetime + TOKEN_LEEWAY,
+    )
+    problems = stored.problems(_now())
+    if problems:
+        raise ConfigError(f"BROKER_KEYS_DIR ({configured}): " + "; ".join(problems))
+    return stored
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _next_key(env: _Env) -> NextKey | None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from config.catalogue_entry import CatalogueEntry
 
 if TYPE_CHECKING:
+    from config.key_schedule import KeySchedule
     from config.registry import ConfigFile
 
 
@@ -118,6 +119,9 @@ class SamlSettings:
     # PEM certificates, one of which must have signed the HM's metadata; none: not checked.
     hm_metadata_signers: tuple[bytes, ...] = ()
     next_key: NextKey | None = None
+    # Keys that neither sign nor are published any more but still decrypt (a key store's superseded
+    # and just retired keys): the HM may still encrypt to them.
+    decrypting_keys: tuple[KeyPair, ...] = ()
     clock_skew: timedelta = timedelta(seconds=120)
     request_binding: Binding = Binding.POST
     response_binding: Binding = Binding.ARTIFACT
@@ -142,12 +146,16 @@ class SamlSettings:
         return f"urn:etoegang:DV:{self.oin}:services:{service.index}"
 
     def keys_at(self, now: datetime) -> tuple[KeyPair, ...]:
-        """Our key pairs, the one to sign with at `now` first; all of them may decrypt."""
+        """Our published key pairs, the one to sign with at `now` first."""
         if self.next_key is None:
             return (self.key,)
         if now >= self.next_key.activates_at:
             return (self.next_key.pair, self.key)
         return (self.key, self.next_key.pair)
+
+    def decryption_keys_at(self, now: datetime) -> tuple[KeyPair, ...]:
+        """Every key pair that may decrypt at `now`: the published ones, then those that only decrypt."""
+        return (*self.keys_at(now), *self.decrypting_keys)
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,8 @@ class SigningKey:
 
     alg: str
     key_pem: bytes
-    # Published in the JWKS ahead of use, so relying parties have it before the switch.
+    # Published in the JWKS without signing: ahead of use, so relying parties have it before the
+    # switch, or after, until the tokens it signed have expired.
     upcoming: bool = False
 
 
@@ -242,3 +251,5 @@ class Settings:
     # How long the audit trail keeps a record (`flask audit purge` removes older ones).
     audit_retention: timedelta = timedelta(days=400)
     operations: Operations = field(default_factory=Operations)
+    # The key store (BROKER_KEYS_DIR) as read at start-up; None: the keys come from the settings above.
+    keys: KeySchedule | None = None

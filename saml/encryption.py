@@ -41,7 +41,7 @@ def decrypt(container: etree._Element, settings: SamlSettings, now: datetime) ->
     """
     encrypted_data = required_child(container, "xenc", "EncryptedData")
     cipher = _cipher(encrypted_data, settings.data_encryption)
-    keys = settings.keys_at(now)
+    keys = settings.decryption_keys_at(now)
     ours = _keys_for_us(container, encrypted_data, keys, settings.entity_id)
     for encrypted_key in ours[:_MAX_KEY_ATTEMPTS]:
         session_key = _session_key(encrypted_key, keys, cipher.key_bytes)

@@ -39,8 +39,8 @@ _VERSION = re.compile(r"urn:etoegang:[0-9]+(?:\.[0-9]+)*:service-catalogue:(\w+)
 # Names in a RequestedAttribute that ask for who the company or the person is.
 _IDENTIFYING = ("EntityConcernedID", "KvKnr", "RSIN", "BSN", "IntermediateEntityID")
 _RENEW_OURS = (
-    "set the next key pair in BROKER_SAML_NEXT_KEY/_CERT/_ACTIVATION and send the HM our new metadata"
-    " and catalogue well before then"
+    "make the next key pair (flask --app wsgi keys import, or BROKER_SAML_NEXT_KEY/_CERT/_ACTIVATION"
+    " without a key store) and send the HM our new metadata and catalogue well before then"
 )
 _RENEW_HM = "ask the HM for metadata with its next certificate"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,14 +14,14 @@ Key = RSAKey | ECKey
 
 
 @dataclass(frozen=True)
-class KeySet:
-    """Signing keys by algorithm; upcoming keys are published but never sign."""
+class LoadedKeys:
+    """Signing keys by algorithm, and every key published; `upcoming` keys are published, never sign."""
 
     signing: dict[str, Key]
     published: tuple[Key, ...]
 
     @classmethod
-    def load(cls, keys: Iterable[SigningKey]) -> KeySet:
+    def load(cls, keys: Iterable[SigningKey]) -> LoadedKeys:
         signing: dict[str, Key] = {}
         published: list[Key] = []
         for configured in keys:
@@ -31,11 +31,23 @@ class KeySet:
                 signing[configured.alg] = key
         return cls(signing, tuple(published))
 
+
+class KeySet:
+    """The keys of the moment: fixed at start-up, or followed through a rollover (`broker.keys`)."""
+
+    def __init__(self, current: Callable[[], LoadedKeys]) -> None:
+        self._current = current
+
+    @classmethod
+    def load(cls, keys: Iterable[SigningKey]) -> KeySet:
+        loaded = LoadedKeys.load(keys)
+        return cls(lambda: loaded)
+
     def key_for(self, alg: str) -> Key:
-        return self.signing[alg]
+        return self._current().signing[alg]
 
     def jwks(self) -> dict[str, Any]:
-        return {"keys": [key.as_dict(private=False) for key in self.published]}
+        return {"keys": [key.as_dict(private=False) for key in self._current().published]}
 
 
 def _import(configured: SigningKey) -> Key:

@@ -25,7 +25,8 @@ TEST_LOGIN = "test_login"
 @bp.get("/metadata")
 def metadata() -> Response:
     state = runtime()
-    body = sp_metadata(state.settings.saml, state.registry().services, state.upstream.clock())
+    now = state.upstream.clock()
+    body = sp_metadata(state.upstream.saml(now), state.registry().services, now)
     return Response(body, mimetype="application/samlmetadata+xml")
 
 

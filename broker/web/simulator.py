@@ -145,7 +145,8 @@ def _now() -> datetime:
 
 def _sp(now: datetime) -> ServiceProvider:
     state = runtime()
-    return ServiceProvider.from_settings(state.settings.saml, state.registry().services, now)
+    # Our SP as an HM knows it from our newest metadata and catalogue.
+    return ServiceProvider.from_settings(state.upstream.saml(now), state.registry().services, now)
 
 
 def _carried(source: Mapping[str, str]) -> dict[str, str]:
