@@ -6,12 +6,12 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-import requests
 from flask import Flask, Response, request
 
 from broker import cli, database, hardening, health, kvk, limits, logs, metrics, sweep
 from broker.extensions import db, migrate
 from broker.handelsregister import Handelsregister
+from broker.hm_metadata import LiveHm, source_reader
 from broker.keys import LiveKeys, follow_signing_key
 from broker.kvk import stand_in as kvk_stand_in
 from broker.oidc.provider import Provider
@@ -27,11 +27,9 @@ from broker.web import simulator as simulator_views
 from config import Profile, SamlSettings, Settings, load_settings
 from config.reloading import LiveRegistry
 from saml.artifact import Transport, requests_transport
-from saml.hm_metadata import IdentityProvider, parse_metadata, read_metadata_source
 from saml.simulator import SimulatorHm
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-_METADATA_LIMIT = 4 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:
@@ -57,7 +55,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     migrate.init_app(app, db, directory=str(MIGRATIONS))
 
     simulator = simulator_views.simulator_hm(settings) if settings.simulator else None
-    idp = _identity_provider(settings, simulator, clock())
+    hm = _identity_provider(app, settings, simulator, clock)
+    idp = hm.idp
     # Our keys of the moment: the key store followed through a rollover, or the settings' keys.
     keys = LiveKeys(settings, clock, settings.config.check_seconds)
     transport = _transport(settings, simulator, lambda: keys.saml(clock()))
@@ -65,7 +64,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     configuration = health.ConfigurationState()
     registry = LiveRegistry(settings.config, on_reload=configuration.reloaded)
     upstream = Upstream.create(
-        settings.saml, idp, transport, clock, settings.secret_key, registry.current, keys.saml
+        settings.saml, idp, transport, clock, settings.secret_key, registry.current, keys.saml, hm.in_use
     )
     provider = Provider(settings.oidc, keys.key_set(), registry.current, clock)
     app.extensions["broker"] = BrokerRuntime(
@@ -98,6 +97,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # After the blueprints: the limits are set on their views.
     limits.init_app(app, settings.operations.rate_limits)
     sweep.init_app(app, settings.operations.sweep_seconds, clock)
+    hm.install()
     cli.init_app(app)
     app.after_request(_security_headers)
     return app
@@ -107,20 +107,13 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _identity_provider(settings: Settings, simulator: SimulatorHm | None, now: datetime) -> IdentityProvider:
-    source = settings.saml.hm_metadata
+def _identity_provider(app: Flask, settings: Settings, simulator: SimulatorHm | None, clock: Clock) -> LiveHm:
+    """The HM's metadata: the database's last good copy or fetched at start-up, then kept fresh."""
+    source, refresh = settings.saml.hm_metadata, settings.saml.hm_metadata_refresh
     if source is None:
         assert simulator is not None  # config.env refuses this combination
-        return parse_metadata(simulator.metadata(now), now)
-    return parse_metadata(read_metadata_source(source, _fetch), now, settings.saml.hm_metadata_signers)
-
-
-def _fetch(url: str) -> bytes:
-    answer = requests.get(url, timeout=10)
-    answer.raise_for_status()
-    if len(answer.content) > _METADATA_LIMIT:
-        raise ValueError(f"metadata at {url} is larger than {_METADATA_LIMIT} bytes")
-    return answer.content
+        return LiveHm(app, None, lambda: simulator.metadata(clock()), (), clock, refresh)
+    return LiveHm(app, source, source_reader(source), settings.saml.hm_metadata_signers, clock, refresh)
 
 
 def _transport(

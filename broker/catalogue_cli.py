@@ -10,12 +10,14 @@ from lxml import etree
 
 from broker import catalogue
 from broker.extensions import db
+from broker.hm_metadata import live_hm
 from broker.runtime import runtime
 from config.catalogue_entry import CATALOGUE_ENVIRONMENTS
 from saml.self_check import Level
+from saml.xml import format_instant
 
 eherkenning_cli = AppGroup(
-    "eherkenning", help="Going live with an HM: our service catalogue, and a self-check."
+    "eherkenning", help="Going live with an HM: our service catalogue, a self-check, the HM's metadata."
 )
 _ENVIRONMENT = click.option(
     "--env",
@@ -86,3 +88,28 @@ def check(environment: str | None, other_hm_metadata: tuple[Path, ...], xsd: Pat
     click.echo(f"{errors} errors, {warnings} warnings")
     if errors:
         raise click.exceptions.Exit(1)
+
+
+@eherkenning_cli.command("refresh")
+def refresh() -> None:
+    """Fetch the HM's metadata now (BROKER_HM_METADATA): its signature checked against the pinned
+    signer and its validUntil honoured, it becomes the good copy every worker takes into use. On
+    failure the copy before stays in use, the failure is recorded, and the command exits 1."""
+    hm = live_hm()
+    if hm.source is None:
+        click.echo("the built-in simulator's metadata is made in-process: nothing to fetch")
+        return
+    refreshed = hm.refresh()
+    status = refreshed.status
+    until = (
+        "no validUntil" if status.valid_until is None else f"valid until {format_instant(status.valid_until)}"
+    )
+    if refreshed.failure is not None:
+        fetched = "-" if status.fetched_at is None else format_instant(status.fetched_at)
+        raise click.ClickException(
+            f"{hm.source}: {refreshed.failure}; the copy fetched at {fetched} ({until}) stays in use"
+        )
+    checked = "signature verified" if hm.pinned else "signature not checked (no BROKER_HM_METADATA_SIGNER)"
+    minutes = int(runtime().settings.saml.hm_metadata_refresh.total_seconds() // 60)
+    what = "a new copy, kept" if refreshed.changed else "unchanged"
+    click.echo(f"{hm.source}: {what} ({checked}, {until}); workers use it within {minutes} minutes")

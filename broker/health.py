@@ -7,7 +7,8 @@ compared with the clock):
 
 - `database`: the `SELECT 1` answered;
 - `keys`: the token signing keys are loaded and the SAML certificate in use has not expired;
-- `metadata`: the HM's metadata has not expired (its validUntil);
+- `metadata`: the HM's metadata in use has not expired (its validUntil); `stale` when its last
+  refresh failed and the copy before still serves;
 - `configuration`: the file of services and clients is loaded (`stale` when its last change was
   refused and the one before still serves).
 
@@ -35,6 +36,7 @@ from werkzeug.wrappers import Response
 
 from broker import metrics
 from broker.extensions import db
+from broker.hm_metadata import live_hm
 from broker.runtime import runtime
 from config import SamlSettings, Settings
 from saml.hm_metadata import IdentityProvider
@@ -138,9 +140,20 @@ def _keys(found: Expiries, now: datetime) -> Check:
 
 
 def _metadata(found: Expiries, now: datetime) -> Check:
-    if found.metadata is None:
-        return {"state": OK, "valid_until": None}
-    return _expiry(found.metadata, now, found.warning) | {"valid_until": found.metadata.isoformat()}
+    # The copy in use now (refreshed while the broker runs), and the last refresh if it failed.
+    status = live_hm().status()
+    if status.valid_until is None:
+        check: Check = {"state": OK, "valid_until": None}
+    else:
+        check = _expiry(status.valid_until, now, found.warning) | {
+            "valid_until": status.valid_until.isoformat()
+        }
+    if status.failed_at is not None:
+        # Its last refresh failed: the copy before still serves.
+        check["refresh_failed_at"] = status.failed_at.isoformat()
+        if check["state"] == OK:
+            check["state"] = STALE
+    return check
 
 
 def _expiry(moment: datetime, now: datetime, warning: timedelta) -> Check:

@@ -66,7 +66,7 @@ class Refusal:
 
 @dataclass(frozen=True)
 class Upstream:
-    # Our SP as at start-up; a sign-in asks `saml` for the one of its moment.
+    # Our SP and the HM as at start-up; a sign-in asks `saml` and `identity_provider` for those of its moment.
     settings: SamlSettings
     idp: IdentityProvider
     transport: Transport
@@ -75,8 +75,10 @@ class Upstream:
     # The current services: a sign-in finishes with its service as the registry declares it now.
     registry: Callable[[], Registry]
     new_id: Callable[[], str] = new_id
-    # Our keys of a moment (a key rollover: `broker.keys`); None: `settings`, fixed.
+    # Our keys of a moment (a key rollover: `broker.keys`) and the HM's metadata in use (refreshed:
+    # `broker.hm_metadata`); None: `settings` and `idp`, fixed.
     keys: Callable[[datetime], SamlSettings] | None = None
+    hm: Callable[[datetime], IdentityProvider] | None = None
 
     @classmethod
     def create(
@@ -88,18 +90,19 @@ class Upstream:
         secret_key: str,
         registry: Callable[[], Registry],
         keys: Callable[[datetime], SamlSettings] | None = None,
+        hm: Callable[[datetime], IdentityProvider] | None = None,
     ) -> Upstream:
         # The RelayState MAC key is derived, so it never equals the session-signing key.
         secret = hashlib.sha256(b"eh-broker relay-state\0" + secret_key.encode("utf-8")).digest()
-        return cls(settings, idp, transport, clock, secret, registry, keys=keys)
+        return cls(settings, idp, transport, clock, secret, registry, keys=keys, hm=hm)
 
     def saml(self, now: datetime) -> SamlSettings:
         """Our SP at `now`: the key that signs, the next one published, those that decrypt."""
         return self.settings if self.keys is None else self.keys(now)
 
     def identity_provider(self, now: datetime) -> IdentityProvider:
-        """The HM at `now`."""
-        return self.idp
+        """The HM at `now`; MetadataExpired when its metadata in use is past its validUntil."""
+        return self.idp if self.hm is None else self.hm(now)
 
     def start(self, service: Service, purpose: str) -> OutgoingRequest:
         """Store a new request for `service` and build the AuthnRequest that carries it; the answer
@@ -108,6 +111,7 @@ class Upstream:
         The caller commits, together with whatever the request belongs to.
         """
         now = self.clock()
+        # First: a sign-in that cannot trust the HM's metadata stores nothing.
         settings, idp = self.saml(now), self.identity_provider(now)
         level = LevelOfAssurance(service.minimum_loa)
         reference = relay_state.new_reference()

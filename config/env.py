@@ -184,6 +184,7 @@ def _saml(
         decrypting_keys=decrypting,
         hm_metadata=hm_metadata,
         hm_metadata_signers=signers,
+        hm_metadata_refresh=timedelta(minutes=env.integer("BROKER_HM_METADATA_REFRESH_MINUTES", 60, 1, 1440)),
         hm_tls_ca_bundle=_optional_file(env, "BROKER_HM_TLS_CA"),
         clock_skew=timedelta(seconds=env.integer("BROKER_SAML_CLOCK_SKEW", 120, 0, 300)),
         request_binding=_binding(env, "BROKER_SAML_REQUEST_BINDING", "post", {"post", "redirect"}),

@@ -118,6 +118,8 @@ class SamlSettings:
     hm_metadata: str | None  # a path or URL; None: the built-in simulator's
     # PEM certificates, one of which must have signed the HM's metadata; none: not checked.
     hm_metadata_signers: tuple[bytes, ...] = ()
+    # How often the HM's metadata is fetched again (and each worker looks for a newer copy).
+    hm_metadata_refresh: timedelta = timedelta(minutes=60)
     next_key: NextKey | None = None
     # Keys that neither sign nor are published any more but still decrypt (a key store's superseded
     # and just retired keys): the HM may still encrypt to them.

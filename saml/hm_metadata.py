@@ -19,7 +19,15 @@ from saml.xml import NS, parse, parse_instant
 
 
 class MetadataError(Exception):
-    """The HM's metadata is unusable; start-up stops with this message."""
+    """The HM's metadata is unusable: start-up stops with this message, a refresh keeps the copy before."""
+
+
+class MetadataExpired(Exception):
+    """The HM's metadata in use is past its validUntil: no sign-in may trust its keys any more."""
+
+    def __init__(self, valid_until: datetime) -> None:
+        super().__init__(f"the HM's metadata expired at {valid_until.isoformat()}")
+        self.valid_until = valid_until
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from broker import metrics
 from saml.errors import Reason, SamlError, StatusError
+from saml.hm_metadata import MetadataExpired
 
 log = logging.getLogger("broker.web")
 
@@ -211,6 +212,20 @@ TOO_MANY_REQUESTS = Explanation(
 )
 
 
+# The HM's metadata in use has expired and no fresh copy could be had (broker.hm_metadata).
+HM_METADATA_EXPIRED = Explanation(
+    503,
+    "Inloggen met eHerkenning kan nu even niet",
+    "Signing in with eHerkenning is not possible just now",
+    "Wij kunnen de gegevens van uw eHerkenningsmakelaar op dit moment niet bevestigen, en zonder die "
+    "kunnen wij een inlog niet vertrouwen. Er is niets met uw gegevens gebeurd. Probeer het later "
+    "opnieuw; blijft dit gebeuren, neem dan contact op met de helpdesk en noem de referentie.",
+    "We cannot confirm the details of your eHerkenning broker just now, and without them we cannot "
+    "trust a sign-in. Nothing has happened to your data. Please try again later; if this keeps "
+    "happening, contact the helpdesk and quote the reference.",
+)
+
+
 def oauth_error_page(error: str, reference: str) -> tuple[str, int]:
     """An OAuth error that cannot go back to the client: its redirect URI is not trusted."""
     return error_page(_CLIENT_REQUEST, reference, error)
@@ -265,6 +280,16 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(SamlError)
     def saml_error(error: SamlError) -> tuple[str, int]:
         return refusal_page(error)
+
+    @app.errorhandler(MetadataExpired)
+    def metadata_expired(error: MetadataExpired) -> tuple[str, int]:
+        reference = secrets.token_hex(6)
+        log.error(
+            "sign-in refused: the HM's metadata expired at %s ref=%s",
+            error.valid_until.isoformat(),
+            reference,
+        )
+        return error_page(HM_METADATA_EXPIRED, reference, "hm_metadata_expired")
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | tuple[str, int]:
