@@ -60,9 +60,6 @@ class MetadataStatus:
     failed_at: datetime | None = None
     failure: str | None = None
 
-    def expired(self, now: datetime) -> bool:
-        return self.valid_until is not None and self.valid_until <= now
-
 
 @dataclass(frozen=True)
 class _InUse:
@@ -144,10 +141,8 @@ class LiveHm:
     def look(self) -> None:
         """What each worker does once per interval: take a newer good copy from the database, and
         fetch when no worker has for an interval. A database error is logged, never raised."""
+        assert self.source is not None  # installed only for a source
         now = self._clock()
-        if self.source is None:
-            self._take(self._parse(self._read(), now), None)
-            return
         with self.app.app_context():
             try:
                 self._pick_up(now)
@@ -161,10 +156,7 @@ class LiveHm:
 
     def refresh(self) -> Refreshed:
         """Fetch now, whatever the interval (`flask eherkenning refresh`); in the caller's app context."""
-        now = self._clock()
-        if self.source is None:
-            return Refreshed(self._take(self._parse(self._read(), now), None).status, changed=True)
-        return self._fetch(now)
+        return self._fetch(self._clock())
 
     def _due(self) -> bool:
         if self._monotonic() < self.look_due_at or not self._lock.acquire(blocking=False):
@@ -275,7 +267,8 @@ class LiveHm:
         if idp.entity_id != entity_id:
             # Sign-ins under way and the requests' records name the HM this worker started with.
             raise MetadataError(
-                f"it names another HM ({idp.entity_id!r}, not {entity_id!r}): restart the broker to change HM"
+                f"it names another HM ({idp.entity_id!r}, not {entity_id!r}): not taken; to move to another"
+                " HM, point BROKER_HM_METADATA at its metadata and restart"
             )
 
     def _take(self, idp: IdentityProvider, fetched_at: datetime | None, digest: str | None = None) -> _InUse:

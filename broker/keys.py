@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from broker import health, metrics
 from broker.oidc.keys import KeySet, LoadedKeys
 from config import ConfigError, KeyPair, SamlSettings, Settings
 from config.env import TOKEN_LEEWAY
@@ -84,6 +85,7 @@ class LiveKeys:
                 self._base, key=keys.key, next_key=keys.next_key, decrypting_keys=keys.decrypting
             )
             window = self._saml = _Window(schedule, now, schedule.changes_after(now), value)
+            metrics.expiries(None, health.certificates(value))
         assert isinstance(window.value, SamlSettings)
         return window.value
 

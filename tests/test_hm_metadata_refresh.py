@@ -297,7 +297,6 @@ def test_expired_metadata_stops_new_sign_ins_with_a_page_until_a_good_copy_arriv
         assert valid_until is not None
         server.status = 503
         clock.moment = valid_until
-        assert live(app).status().expired(clock())
         answer = Portal(app.test_client(), "ind-portal").authorize()
         assert answer.status_code == 503
         page = answer.get_data(as_text=True)

@@ -23,6 +23,7 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet
 from lxml import etree
+from prometheus_client import REGISTRY
 
 from broker.runtime import runtime
 from broker.web import simulator as simulator_views
@@ -203,6 +204,10 @@ def test_a_whole_rollover_signs_in_at_every_point(
     assert published(client) == ([key_name(new_cert)], [])
     keys_check = client.get("/readyz").get_json()["checks"]["keys"]
     assert keys_check["saml_not_after"] == not_after(new_cert) and "saml_next_not_after" not in keys_check
+    gauge = REGISTRY.get_sample_value(
+        "broker_certificate_not_after_timestamp_seconds", {"certificate": "saml"}
+    )
+    assert gauge == datetime.fromisoformat(not_after(new_cert)).timestamp()
 
     # An HM that still has the metadata of the day before encrypts to the old certificate: it opens.
     monkeypatch.setattr(simulator_views, "_sp", hm_with_old_metadata(app, activation - timedelta(days=1)))
