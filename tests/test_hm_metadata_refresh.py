@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from broker import create_app
 from broker.extensions import db
@@ -357,3 +357,24 @@ def test_the_copy_is_shared_through_postgresql(tmp_path: Path, hm: Hm, server: M
     finally:
         with restarted.app_context():
             db.engine.dispose()
+
+
+def test_a_sign_in_asks_the_database_nothing_of_the_metadata_between_looks(
+    hm: Hm, server: MetadataServer, clock: MovableClock
+) -> None:
+    with apps_on(hm.settings, clock) as (app,):
+        with app.app_context():
+            engine = db.engine
+        seen: list[str] = []
+
+        def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+            seen.append(sql)
+
+        event.listen(engine, "before_cursor_execute", statement)
+        try:
+            assert signs_in(app)
+            assert signs_in(app)
+        finally:
+            event.remove(engine, "before_cursor_execute", statement)
+        assert seen and not [sql for sql in seen if "hm_metadata" in sql]
+        assert server.fetches == 1
