@@ -153,6 +153,7 @@ def test_a_missing_multiprocess_folder_stops_start_up(
 
 
 SIGN_INS = 24
+ROUNDS = 5
 
 
 def test_gunicorn_workers_counts_add_up_at_metrics(tmp_path: Path) -> None:
@@ -164,8 +165,16 @@ def test_gunicorn_workers_counts_add_up_at_metrics(tmp_path: Path) -> None:
     values.mkdir()
     environ = broker_environ(tmp_path / "instance", BROKER_BASE_URL=base, BROKER_CONFIG_CHECK_SECONDS="1")
     environ["PROMETHEUS_MULTIPROC_DIR"] = str(values)
+    sent, per_worker = 0, {}
     with gunicorn(environ, port, tmp_path / "gunicorn.log", ["--timeout", "30"]):
-        _authorize_concurrently(base, SIGN_INS)
+        # The kernel hands connections to whichever worker accepts first: on a busy machine one may
+        # take a whole round, so rounds go on (a few at most) until each worker has counted some.
+        for round_ in range(ROUNDS):
+            _authorize_concurrently(base, SIGN_INS)
+            sent += SIGN_INS
+            per_worker = _per_worker_counts(values, tmp_path / f"split-{round_}")
+            if len(per_worker) == 2:
+                break
         totals = {
             scraped(requests.get(f"{base}/metrics", timeout=10).text).get(
                 ("broker_signins_started_total", frozenset({("client", "ind-portal")}))
@@ -173,11 +182,10 @@ def test_gunicorn_workers_counts_add_up_at_metrics(tmp_path: Path) -> None:
             for _ in range(6)
         }
     # Every scrape, whichever worker served it, adds up both workers' values.
-    assert totals == {SIGN_INS}
-    per_worker = _per_worker_counts(values, tmp_path / "split")
+    assert totals == {sent}
     assert len(per_worker) == 2, per_worker
     assert all(count > 0 for count in per_worker.values()), per_worker
-    assert sum(per_worker.values()) == SIGN_INS
+    assert sum(per_worker.values()) == sent
 
 
 def _authorize_concurrently(base: str, count: int) -> None:
