@@ -18,10 +18,15 @@ from broker.models import audit
 # timeout): it is pinged before use. A busy broker reuses its connections long before that, so a
 # sign-in pays no round trip for the check; SQLAlchemy's `pool_pre_ping` pings on every checkout.
 IDLE_BEFORE_PING = 10.0
+# Seconds a new PostgreSQL connection may take: a database host that accepts and says nothing
+# makes /readyz (and a sign-in) answer "not ready" instead of hanging until the proxy gives up.
+CONNECT_TIMEOUT = 5
 
 
 def init_app(app: Flask, database_url: str) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = database_url
+    if database_url.startswith("postgresql"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}}
     db.init_app(app)
     with app.app_context():
         engine = db.engine

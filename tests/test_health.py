@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -12,6 +14,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from broker import create_app
+from broker.database import CONNECT_TIMEOUT
 from broker.extensions import db
 from config import load_settings
 from saml.simulator.hm import METADATA_VALIDITY
@@ -100,6 +103,22 @@ def test_an_unreachable_database_makes_the_broker_not_ready(tmp_path: Path, cloc
     database = answer.get_json()["checks"]["database"]
     # The kind of error, never its message (which may name a host and a user).
     assert database == {"state": "failing", "error": "OperationalError"}
+
+
+def test_a_database_that_accepts_and_says_nothing_makes_the_broker_not_ready_in_time(
+    tmp_path: Path, clock: MovableClock
+) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the backlog; nothing ever answers them
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/test"
+        settings = load_settings(broker_environ(tmp_path, BROKER_DATABASE_URL=url))
+        started = time.monotonic()
+        answer = create_app(settings, clock).test_client().get("/readyz")
+        waited = time.monotonic() - started
+    assert answer.status_code == 503
+    assert answer.get_json()["checks"]["database"]["state"] == "failing"
+    assert waited < CONNECT_TIMEOUT + 5
 
 
 def test_a_refused_configuration_change_is_stale_and_still_ready(calm_app: Flask) -> None:
