@@ -9,6 +9,7 @@ this file by itself from the working folder, so the benchmarks' and tests' gunic
   has, set `WEB_CONCURRENCY`.
 - the address: gunicorn's own default, 127.0.0.1:8000 (for a reverse proxy on the same machine),
   or 0.0.0.0:`$PORT` when `PORT` is set (the container image sets 8000).
+- workers replaced after about 40,000 requests each (below: the memory libxml2 keeps).
 - the hooks that Prometheus's multiprocess mode needs when `PROMETHEUS_MULTIPROC_DIR` is set (see
   broker/metrics.py).
 """
@@ -29,6 +30,13 @@ def _cores() -> int:
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * _cores())
 # Each worker loads the app after the fork: its own database connections and metrics files.
 preload_app = False
+# Each worker is replaced after about this many requests, gracefully (it finishes the one in hand
+# while the others serve): xmlsec registers every ID attribute of a message it verifies with
+# libxml2, which keeps the value in lxml's per-thread string dictionary for the life of the
+# process, about 90 bytes an ID, 450 a sign-in (bench/soak.py --no-recycle). 40,000 requests are
+# some 10,000 sign-ins, under 5 MiB; the jitter keeps the workers from going at once.
+max_requests = 40_000
+max_requests_jitter = 4_000
 # Above the longest request: at the ACS, the HM's artifact resolution (10 s at most) and the
 # KvK calls of an establishment (BROKER_KVK_TIMEOUT_SECONDS each, 5 by default).
 timeout = 30

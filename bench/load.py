@@ -295,6 +295,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--retry-seconds", type=float, default=20.0, help="how long a portal tries token again"
     )
+    parser.add_argument("--log", type=Path, help="keep gunicorn's log (and the broker's) in this file")
     parser.add_argument("--warm-up", type=int, default=3, help="untimed sign-ins per user first")
     parser.add_argument("--gunicorn-args", default="", metavar="ARGS", help="more gunicorn options")
     args = parser.parse_args()
@@ -330,7 +331,9 @@ def main() -> int:
                 tmp / "instance", base_url, cluster.url(DATABASE), args.binding, redis_url
             )
             log = args.log.resolve() if args.log else tmp / "gunicorn.log"
-            extra = args.gunicorn_args.split()
+            # No worker replaced for its request count (gunicorn.conf.py's max_requests: the soak's
+            # subject) while a phase looks at which workers there are.
+            extra = ["--max-requests", "0", *args.gunicorn_args.split()]
             with gunicorn(environ, port, log, extra, args.workers) as server:
                 print(
                     f"Load: {args.users} users, whole sign-ins ({args.binding} binding) through"
