@@ -116,7 +116,7 @@ def test_list_clients_and_services(cli_app: Flask) -> None:
     assert "establishment-required\t4\tloa2plus\trequired\tcustom\t" in listed
     assert invoke(cli_app, "services", "check") == (
         0,
-        f"{config_file(cli_app)}: 6 services, 12 clients, valid\n",
+        f"{config_file(cli_app)}: 6 services, 13 clients, valid\n",
     )
 
 
@@ -467,8 +467,8 @@ def test_each_client_and_service_change_is_recorded(cli_app: Flask) -> None:
         ["own_company", "representative"],
     )
     assert added["before"] is None
-    assert (added["after"]["service"], added["after"]["redirect_uris"]) == (
-        "permits",
+    assert (added["after"]["services"], added["after"]["redirect_uris"]) == (
+        ["permits"],
         ["https://new.test/cb"],
     )
     # A secret is kept as the first characters of its hash: enough to tell two apart, no more.
