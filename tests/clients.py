@@ -128,7 +128,7 @@ clients:
     userinfo_encrypted_response_alg: ECDH-ES
   - client_id: multi-portal
     name: A portal signing in for several services
-    services: [ind-portaal-zakelijk, omgevingsloket, own-company-only]
+    services: [ind-portaal-zakelijk, omgevingsloket, own-company-only, establishment-required]
     redirect_uris: [{REDIRECT}]
     secret: {SECRET}
 """

@@ -3,7 +3,8 @@
 answer, the refusal, the audit trail and the ID token are of that one.
 
 `multi-portal` (tests/clients.py) lists ind-portaal-zakelijk (EH3, index 1), omgevingsloket (EH2+,
-index 2) and own-company-only (EH3, index 3, own company only), in that order.
+index 2), own-company-only (EH3, index 3, own company only) and establishment-required (EH2+,
+index 4, an establishment with every sign-in), in that order.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from lxml import etree
 
 from broker import create_app
 from broker.extensions import db
+from broker.models.establishment import PendingChoice
 from broker.models.saml import SamlRequest
 from broker.oidc.authorization import SERVICE, StoredAuthorizationRequest, kept
 from config import ConfigError, Registry, load_settings
@@ -28,14 +30,15 @@ from config.clients import load_clients
 from tests.clients import REDIRECT, SECRET
 from tests.conftest import MovableClock, broker_environ
 from tests.oidc.portal import Portal, redirect_parameters
+from tests.oidc.test_establishment_signin import SEVERAL, THIRD, answer_picker, kvk_calls  # noqa: F401 (a fixture)
 from tests.oidc.test_refusal_page import latest, page_reference, record
 from tests.web.browser import forms
 
 EH = "urn:etoegang:core:assurance-class:"
 EIDAS = "http://eidas.europa.eu/LoA/"
-IND, OLO, OWN = "ind-portaal-zakelijk", "omgevingsloket", "own-company-only"
-INDEX = {IND: 1, OLO: 2, OWN: 3}
-LEVEL = {IND: "loa3", OLO: "loa2plus", OWN: "loa3"}
+IND, OLO, OWN, EST = "ind-portaal-zakelijk", "omgevingsloket", "own-company-only", "establishment-required"
+INDEX = {IND: 1, OLO: 2, OWN: 3, EST: 4}
+LEVEL = {IND: "loa3", OLO: "loa2plus", OWN: "loa3", EST: "loa2plus"}
 SCOPE = "openid kvk mandate acting_subject"
 
 
@@ -256,6 +259,25 @@ def test_the_choice_is_kept_with_the_request_not_made_again() -> None:
     assert request.stored() == stored
 
 
+@pytest.mark.usefixtures("kvk_calls")
+def test_the_choice_is_kept_through_the_establishment_picker(client: FlaskClient, app: Flask) -> None:
+    """The picker keeps the authorization request a while longer: with the service it is for."""
+    portal = Portal(client, "multi-portal")
+    page = portal.sign_in(f"{SCOPE} service:{EST}", kvk=SEVERAL)
+    assert page.status_code == 200, page.get_data(as_text=True)[-1500:]
+    (form,) = forms(page)
+    with app.app_context():
+        assert db.session.get(PendingChoice, form.fields["choice"]).parameters[SERVICE] == EST
+        db.session.remove()
+    params = redirect_parameters(answer_picker(client, page, "pick", establishment=THIRD))
+    answer = portal.token(params["code"])
+    assert answer.status_code == 200, answer.get_json()
+    claims = portal.verify(answer.get_json()["id_token"])
+    assert (claims["establishment_number"], claims["eherkenning_service_id"][-11:]) == (THIRD, ":services:4")
+    found = latest(app)
+    assert (found["service"], found["establishment"]["number"]) == (EST, THIRD)
+
+
 def test_a_service_taken_from_the_client_during_the_sign_in_ends_it_with_an_error(
     tmp_path: Path, clock: MovableClock
 ) -> None:
@@ -298,7 +320,7 @@ def test_services_lists_them_and_service_is_the_one_element_case(tmp_path: Path,
 
 def test_the_registry_gives_a_clients_services_lowest_first(registry: Registry) -> None:
     multi = registry.client("multi-portal")
-    assert [service.slug for service in registry.services_of(multi)] == [OLO, IND, OWN]
+    assert [service.slug for service in registry.services_of(multi)] == [OLO, EST, IND, OWN]
     assert registry.offered_levels() == ("loa2plus", "loa3")
 
 
