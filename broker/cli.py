@@ -55,15 +55,24 @@ services_cli = AppGroup("services", help="The eHerkenning services in BROKER_CON
 
 @clients_cli.command("list")
 def list_clients() -> None:
-    """One line per client: id, service, authentication method, redirect URIs."""
+    """One line per client: id, services (comma-separated), authentication method, redirect URIs."""
     for client in runtime().registry().clients:
-        uris = " ".join(client.redirect_uris)
-        click.echo(f"{client.client_id}\t{client.service}\t{client.token_endpoint_auth_method}\t{uris}")
+        uris, services = " ".join(client.redirect_uris), ",".join(client.services)
+        click.echo(f"{client.client_id}\t{services}\t{client.token_endpoint_auth_method}\t{uris}")
+
+
+_SERVICE_OPTION = click.option(
+    "--service",
+    "services",
+    multiple=True,
+    required=True,
+    help="slug of a service the portal signs in for, repeatable",
+)
 
 
 @clients_cli.command("add")
 @click.argument("client_id")
-@click.option("--service", required=True, help="slug of the service the portal signs in for")
+@_SERVICE_OPTION
 @click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="exact, repeatable")
 @click.option(
     "--auth-method",
@@ -73,12 +82,31 @@ def list_clients() -> None:
 )
 @click.option("--name", help="shown to people; default: the client id")
 def add_client(
-    client_id: str, service: str, redirect_uris: tuple[str, ...], auth_method: str, name: str | None
+    client_id: str,
+    services: tuple[str, ...],
+    redirect_uris: tuple[str, ...],
+    auth_method: str,
+    name: str | None,
 ) -> None:
     """Register a portal; a new secret is printed once (the file keeps only its SHA-256)."""
     _apply(
-        lambda path: editing.add_client(path, client_id, service, list(redirect_uris), auth_method, name),
+        lambda path: editing.add_client(
+            path, client_id, list(services), list(redirect_uris), auth_method, name
+        ),
         "clients add",
+        client_id,
+        lambda registry: _client(registry.client(client_id)),
+    )
+
+
+@clients_cli.command("set-services")
+@click.argument("client_id")
+@_SERVICE_OPTION
+def set_services(client_id: str, services: tuple[str, ...]) -> None:
+    """Let a portal sign in for these services in place of those it signs in for now."""
+    _apply(
+        lambda path: editing.set_services(path, client_id, list(services)),
+        "clients set-services",
         client_id,
         lambda registry: _client(registry.client(client_id)),
     )

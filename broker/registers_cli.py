@@ -307,11 +307,14 @@ def set_label(client_id: str, subject: str, label: str) -> None:
     client = registry.client(client_id)
     if client is None:
         raise click.ClickException(f"there is no client {client_id!r}")
-    service = registry.service_of(client)
-    if not PROFILES[service.profile].labels:
+    services = registry.services_of(client)
+    if not any(PROFILES[service.profile].labels for service in services):
+        listed = ", ".join(f"{service.slug} (profile {service.profile})" for service in services)
+        which = (
+            f"service {listed}, which releases" if len(services) == 1 else f"services {listed}, which release"
+        )
         raise click.ClickException(
-            f"client {client_id} signs in for service {service.slug} (profile {service.profile}), which"
-            " releases no labels: only services of profile personal do"
+            f"client {client_id} signs in for {which} no labels: only services of profile personal do"
         )
     if not _SUBJECT.match(subject):
         raise click.ClickException(

@@ -1,6 +1,7 @@
 """The clients section of the broker's YAML configuration file (`BROKER_CONFIG`).
 
-A client is a portal that signs its users in through the broker, for one service.
+A client is a portal that signs its users in through the broker, for one service or several
+(`broker.oidc.service_choice` says which a sign-in is for).
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class Encryption:
 class Client:
     client_id: str
     name: str
-    service: str
+    # The slugs of the services it signs in for, as listed (`service:` in the file: one).
+    services: tuple[str, ...]
     redirect_uris: tuple[str, ...]
     token_endpoint_auth_method: str
     secret: ClientSecret | None
@@ -142,9 +144,7 @@ class _Entry:
         client_id = str(self.get("client_id"))
         if not _CLIENT_ID.match(client_id):
             raise self.fail("client_id", "must be 1-64 letters, digits, '.', '_' or '-'")
-        service = str(self.get("service"))
-        if service not in slugs:
-            raise self.fail("service", f"names no configured service ({', '.join(sorted(slugs))})")
+        services = self.services(slugs)
         method = self.choice("token_endpoint_auth_method", AUTH_METHODS, "client_secret_basic")
         scopes = tuple(self.get("scopes", list(SCOPES)))
         if "openid" not in scopes or not set(scopes) <= set(SCOPES):
@@ -164,7 +164,7 @@ class _Entry:
         return Client(
             client_id=client_id,
             name=str(self.get("name", client_id)),
-            service=service,
+            services=services,
             redirect_uris=self.redirect_uris(),
             token_endpoint_auth_method=method,
             secret=self.secret() if method.startswith("client_secret") else self.no("secret", method),
@@ -183,6 +183,25 @@ class _Entry:
             id_token_encryption=id_token_encryption,
             userinfo_encryption=userinfo_encryption,
         )
+
+    def services(self, slugs: set[str]) -> tuple[str, ...]:
+        """`services:`, a list of slugs, or `service:`, one slug: never both."""
+        if "service" in self.entry and "services" in self.entry:
+            raise self.fail("services", "and 'service' are both given: list every service under 'services'")
+        field = "service" if "service" in self.entry else "services"
+        given = self.get(field)
+        named = [given] if field == "service" else given
+        if not isinstance(named, list) or not named or not all(isinstance(n, str) for n in named):
+            raise self.fail(
+                field, "must name a service" if field == "service" else "must list one or more services"
+            )
+        for slug in named:
+            if slug not in slugs:
+                raise self.fail(field, f"names {slug!r}, no configured service ({', '.join(sorted(slugs))})")
+        repeated = sorted({slug for slug in named if named.count(slug) > 1})
+        if repeated:
+            raise self.fail(field, f"names {', '.join(repeated)} more than once")
+        return tuple(named)
 
     def encryption(self, of: str) -> Encryption | None:
         """`<of>_encrypted_response_alg` and `_enc`; None when the client asks for no encryption."""

@@ -77,11 +77,12 @@ def _refuse_existing(document: CommentedMap, section: str, name: str, path: Path
 
 
 def add_client(
-    path: Path, client_id: str, service: str, redirect_uris: list[str], method: str, name: str | None
+    path: Path, client_id: str, services: list[str], redirect_uris: list[str], method: str, name: str | None
 ) -> Edited:
     yaml, document = _load(path)
     _refuse_existing(document, "clients", client_id, path)
-    entry = CommentedMap(client_id=client_id, name=name or client_id, service=service)
+    entry = CommentedMap(client_id=client_id, name=name or client_id)
+    _set_services(entry, services)
     entry["redirect_uris"] = CommentedSeq(redirect_uris)
     entry["token_endpoint_auth_method"] = method
     secret = None
@@ -90,6 +91,26 @@ def add_client(
         entry["secret_sha256"] = ClientSecret.of(secret).sha256
     yaml_lists.append(_entries(document, "clients"), entry)
     return Edited(_dump(yaml, document), secret)
+
+
+def set_services(path: Path, client_id: str, services: list[str]) -> Edited:
+    """Let a client sign in for `services` in place of those it signed in for."""
+    yaml, document = _load(path)
+    _set_services(_find(document, "clients", client_id, path), services)
+    return Edited(_dump(yaml, document))
+
+
+def _set_services(entry: CommentedMap, services: list[str]) -> None:
+    """`service:` for one, as ever; `services:` for several, where `service:` was if it was."""
+    position = list(entry).index("service") if "service" in entry else len(entry)
+    if "services" in entry:
+        position = list(entry).index("services")
+    entry.pop("service", None)
+    entry.pop("services", None)
+    if len(services) == 1:
+        entry.insert(position, "service", services[0])
+    else:
+        entry.insert(position, "services", CommentedSeq(services))
 
 
 def rotate_secret(path: Path, client_id: str) -> Edited:
@@ -131,7 +152,7 @@ def remove_service(path: Path, slug: str) -> Edited:
     """Remove a service no client signs in for any more."""
     yaml, document = _load(path)
     clients = _entries(document, "clients")
-    users = [str(entry.get("client_id")) for entry in clients if entry.get("service") == slug]
+    users = [str(entry.get("client_id")) for entry in clients if slug in _services_of(entry)]
     if users:
         raise ConfigError(
             f"{path}: service {slug!r} is still used by clients {', '.join(users)}: "
@@ -139,6 +160,12 @@ def remove_service(path: Path, slug: str) -> Edited:
         )
     yaml_lists.remove(_entries(document, "services"), _find(document, "services", slug, path))
     return Edited(_dump(yaml, document))
+
+
+def _services_of(entry: CommentedMap) -> list[str]:
+    """The slugs a client entry names, under `service:` or `services:`."""
+    listed = entry.get("services")
+    return [entry.get("service")] + (list(listed) if isinstance(listed, list) else [])
 
 
 def write(path: Path, text: str) -> None:

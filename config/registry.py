@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from config.clients import Client, load_clients
-from config.services import load_services, parse_document, read_document
+from config.services import LEVELS, load_services, parse_document, read_document
 from config.settings import ConfigError, Service
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -48,9 +48,16 @@ class Registry:
         runs: the origin of one of its redirect URIs."""
         return origin in self._browser_origins
 
-    def service_of(self, client: Client) -> Service:
-        """The service `client` signs in for (`load_clients` refuses a client without one)."""
-        return self._by_slug[client.service]
+    def services_of(self, client: Client) -> tuple[Service, ...]:
+        """The services `client` signs in for, lowest level first, those of one level as the client
+        lists them (`load_clients` refuses a client without one, or naming an unknown one)."""
+        listed = [self._by_slug[slug] for slug in client.services]
+        return tuple(sorted(listed, key=lambda service: LEVELS.index(service.minimum_loa)))
+
+    def offered_levels(self) -> tuple[str, ...]:
+        """The levels of the services some client signs in for, lowest first (discovery's)."""
+        used = {self._by_slug[slug].minimum_loa for client in self.clients for slug in client.services}
+        return tuple(level for level in LEVELS if level in used)
 
 
 @dataclass(frozen=True)

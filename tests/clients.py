@@ -126,6 +126,11 @@ clients:
     id_token_encrypted_response_enc: A256GCM
     userinfo_signed_response_alg: ES256
     userinfo_encrypted_response_alg: ECDH-ES
+  - client_id: multi-portal
+    name: A portal signing in for several services
+    services: [ind-portaal-zakelijk, omgevingsloket, own-company-only, establishment-required]
+    redirect_uris: [{REDIRECT}]
+    secret: {SECRET}
 """
 
 

@@ -66,6 +66,10 @@ REGISTER_CLIENTS = f"""
     service: hr-viewer
     redirect_uris: [https://portal.test/callback]
     secret: {SECRET}
+  - client_id: viewer-and-desk
+    services: [hr-viewer, omgevingsloket]
+    redirect_uris: [https://portal.test/callback]
+    secret: {SECRET}
 """
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from broker.extensions import db
 from broker.models.catalogue import last_catalogue, number_catalogue
 from config import Settings
+from saml.xml import NS
 from tests.conftest import MovableClock, apps_on, migrated_app, postgres_url
 
 HM = "00000003244440010000"
@@ -172,3 +173,28 @@ def test_numbering_on_postgresql(settings: Settings, clock: MovableClock) -> Non
         assert (published.content_hash, published.sequence) == ("b" * 64, 2)
         db.session.execute(text("DELETE FROM catalogue_version"))
         db.session.commit()
+
+
+def test_one_service_definition_per_service_however_many_clients_sign_in_for_it(
+    cli_app: Flask, config: Path
+) -> None:
+    secret = "s" * 32
+    config.write_text(
+        SERVICES
+        + f"""
+clients:
+  - client_id: both
+    services: [portal, desk]
+    redirect_uris: [https://portal.example.nl/callback]
+    secret: {secret}
+  - client_id: desk-only
+    service: desk
+    redirect_uris: [https://desk.example.nl/callback]
+    secret: {secret}
+"""
+    )
+    result = cli_app.test_cli_runner().invoke(args=["eherkenning", "catalogue"])
+    assert result.exit_code == 0, result.output
+    catalogue = etree.fromstring(result.stdout_bytes)
+    uuids = [element.text for element in catalogue.iterfind(".//esc:ServiceDefinition/esc:ServiceUUID", NS)]
+    assert uuids == ["6f1a3c55-8f0e-4b53-9b1b-0c2d2f9d1a01", "2b7e9d40-5c6a-4e0f-8d3b-7a1f4c9e2b02"]

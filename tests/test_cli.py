@@ -116,7 +116,7 @@ def test_list_clients_and_services(cli_app: Flask) -> None:
     assert "establishment-required\t4\tloa2plus\trequired\tcustom\t" in listed
     assert invoke(cli_app, "services", "check") == (
         0,
-        f"{config_file(cli_app)}: 6 services, 12 clients, valid\n",
+        f"{config_file(cli_app)}: 6 services, 13 clients, valid\n",
     )
 
 
@@ -467,8 +467,8 @@ def test_each_client_and_service_change_is_recorded(cli_app: Flask) -> None:
         ["own_company", "representative"],
     )
     assert added["before"] is None
-    assert (added["after"]["service"], added["after"]["redirect_uris"]) == (
-        "permits",
+    assert (added["after"]["services"], added["after"]["redirect_uris"]) == (
+        ["permits"],
         ["https://new.test/cb"],
     )
     # A secret is kept as the first characters of its hash: enough to tell two apart, no more.
@@ -528,3 +528,88 @@ def test_each_register_change_is_recorded(register_app: Flask, tmp_path: Path) -
     # The register's names are not kept: a sole trader's name is a person's.
     assert "Bakkerij" not in json.dumps(changes(register_app))
     assert invoke(register_app, "audit", "verify")[0] == 0
+
+
+# --- clients of several services ------------------------------------------------------------------
+
+
+def test_a_client_added_with_several_services_lists_them(cli_app: Flask, environ: dict[str, str]) -> None:
+    code, output = invoke(
+        cli_app,
+        "clients",
+        "add",
+        "two-forms",
+        "--service",
+        "omgevingsloket",
+        "--service",
+        "own-company-only",
+        "--redirect-uri",
+        "https://new.test/callback",
+    )
+    assert code == 0, output
+    assert reloaded(environ).client("two-forms").services == ("omgevingsloket", "own-company-only")
+    assert (
+        "  - client_id: two-forms\n    name: two-forms\n    services:\n" in config_file(cli_app).read_text()
+    )
+    listed = invoke(cli_app, "clients", "list")[1]
+    assert (
+        "two-forms\tomgevingsloket,own-company-only\tclient_secret_basic\thttps://new.test/callback" in listed
+    )
+    assert "ind-portal\tind-portaal-zakelijk\tclient_secret_basic" in listed
+
+
+def test_set_services_changes_a_clients_services_in_the_trail(
+    cli_app: Flask, environ: dict[str, str]
+) -> None:
+    path = config_file(cli_app)
+    code, output = invoke(
+        cli_app,
+        "clients",
+        "set-services",
+        "olo-post",
+        "--service",
+        "omgevingsloket",
+        "--service",
+        "ind-portaal-zakelijk",
+    )
+    assert code == 0, output
+    assert reloaded(environ).client("olo-post").services == ("omgevingsloket", "ind-portaal-zakelijk")
+    # In the place `service:` had, which is gone.
+    entry = path.read_text().split("client_id: olo-post\n")[1].split("client_id")[0]
+    assert entry.startswith(
+        "    services:\n      - omgevingsloket\n      - ind-portaal-zakelijk\n    redirect_uris:"
+    )
+    # Back to one: `service:` again.
+    assert invoke(cli_app, "clients", "set-services", "olo-post", "--service", "omgevingsloket")[0] == 0
+    assert "client_id: olo-post\n    service: omgevingsloket\n" in path.read_text()
+    records = [record for record in changes(cli_app) if record["what"] == "clients set-services"]
+    assert [(r["key"], r["before"]["services"], r["after"]["services"]) for r in records] == [
+        ("olo-post", ["omgevingsloket"], ["omgevingsloket", "ind-portaal-zakelijk"]),
+        ("olo-post", ["omgevingsloket", "ind-portaal-zakelijk"], ["omgevingsloket"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["set-services", "olo-post", "--service", "nope"], "(olo-post): field 'service' names 'nope'"),
+        (
+            ["set-services", "olo-post", "--service", "omgevingsloket", "--service", "omgevingsloket"],
+            "field 'services' names omgevingsloket more than once",
+        ),
+        (["set-services", "nobody", "--service", "omgevingsloket"], "no client 'nobody'"),
+        (["set-services", "olo-post"], "Missing option '--service'"),
+    ],
+)
+def test_a_bad_set_services_is_refused(cli_app: Flask, args: list[str], message: str) -> None:
+    before = config_file(cli_app).read_text()
+    code, output = invoke(cli_app, "clients", *args)
+    assert code != 0
+    assert message in output
+    assert config_file(cli_app).read_text() == before
+
+
+def test_a_service_in_a_clients_list_is_still_in_use(cli_app: Flask) -> None:
+    code, output = invoke(cli_app, "services", "remove", "own-company-only")
+    assert code != 0
+    assert "still used by clients own-only, multi-portal" in output

@@ -73,13 +73,28 @@ def test_set_replace_list_and_remove(app: Flask) -> None:
             "client ind-portal signs in for service ind-portaal-zakelijk (profile custom), which releases no"
             " labels: only services of profile personal do",
         ),
+        (
+            ("set", "multi-portal", ANNA, "x"),
+            "client multi-portal signs in for services omgevingsloket (profile custom),"
+            " establishment-required (profile custom), ind-portaal-zakelijk (profile custom),"
+            " own-company-only (profile custom), which release no labels",
+        ),
         (("set", "hr-viewer", "short", "x"), "subject 'short' is not a subject the broker sends"),
         (("set", "hr-viewer", ANNA[:-1] + "=", "x"), "is not a subject the broker sends"),
         (("set", "hr-viewer", ANNA, ""), "LABEL must be 1 to 100 printable characters"),
         (("set", "hr-viewer", ANNA, "a\nb"), "printable"),
         (("set", "hr-viewer", ANNA, "x" * 101), "LABEL must be 1 to 100"),
     ],
-    ids=["unknown-client", "not-personal", "short-subject", "odd-subject", "empty", "newline", "long"],
+    ids=[
+        "unknown-client",
+        "not-personal",
+        "none-personal",
+        "short-subject",
+        "odd-subject",
+        "empty",
+        "newline",
+        "long",
+    ],
 )
 def test_what_cannot_be_right_is_refused_and_not_recorded(
     app: Flask, args: tuple[str, ...], error: str

@@ -1,4 +1,5 @@
-"""The authorization request across the HM round trip: kept as its parameters, replayed at the ACS."""
+"""The authorization request across the HM round trip: kept as its parameters and the service it
+is for, replayed at the ACS."""
 
 from __future__ import annotations
 
@@ -6,10 +7,6 @@ from collections.abc import Mapping
 
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-
-from broker.oidc.levels import requested_level
-from config.settings import Service
-from saml.loa import LevelOfAssurance
 
 # The parameters the broker reads, each with the longest value it takes. Only these are kept
 # with a pending authorization; anything else a client sends counts towards the request's size.
@@ -28,6 +25,9 @@ PARAMETER_CAPS: dict[str, int] = {
     "prompt": 64,
     "max_age": 10,
 }
+# Where the kept parameters hold the service the sign-in is for (`broker.oidc.service_choice`):
+# the name of no parameter `kept` keeps, so no client can send it.
+SERVICE = "broker:service"
 MAX_PARAMETERS = 40
 MAX_REQUEST_BYTES = 8192
 
@@ -45,17 +45,21 @@ def oversized(parameters: Mapping[str, str]) -> str | None:
     return None
 
 
-def kept(parameters: Mapping[str, str]) -> dict[str, str]:
-    """The parameters to keep across the HM round trip: those the broker reads."""
-    return {name: value for name, value in parameters.items() if name in PARAMETER_CAPS}
+def kept(parameters: Mapping[str, str], service: str) -> dict[str, str]:
+    """What to keep across the HM round trip: the parameters the broker reads, and the slug of the
+    service the sign-in is for."""
+    return {name: value for name, value in parameters.items() if name in PARAMETER_CAPS} | {SERVICE: service}
 
 
 class StoredAuthorizationRequest(OAuth2Request):
-    """An authorization request rebuilt from its stored parameters (no HTTP request behind it)."""
+    """An authorization request rebuilt from what `kept` kept (no HTTP request behind it)."""
 
-    def __init__(self, uri: str, parameters: Mapping[str, str]) -> None:
+    def __init__(self, uri: str, stored: Mapping[str, str]) -> None:
         super().__init__("GET", uri)
-        self.payload = BasicOAuth2Payload(dict(parameters))
+        parameters = dict(stored)
+        # None for a request kept before services were kept with it: chosen again, as at first.
+        self.service_slug = parameters.pop(SERVICE, None)
+        self.payload = BasicOAuth2Payload(parameters)
 
     @property
     def args(self) -> dict[str, str]:
@@ -65,19 +69,7 @@ class StoredAuthorizationRequest(OAuth2Request):
     def form(self) -> dict[str, str]:
         return {}
 
-
-def unmet_acr_values(acr_values: str | None, service: Service) -> str | None:
-    """Why `service` cannot meet `acr_values`, or None when it can.
-
-    `acr_values` lists the levels a client accepts (OpenID Connect Core §3.1.2.1), as eHerkenning
-    or eIDAS URIs (`broker.oidc.levels`); the lowest known one is what it needs. The service
-    catalogue fixes the level the HM authenticates at, so a request may ask for that level or
-    less, never more: asking more is refused before the user signs in, not after. Values that are
-    no level of either kind are ignored, as the claim is voluntary.
-    """
-    levels = (requested_level(uri) for uri in (acr_values or "").split())
-    known = [level for level in levels if level is not None]
-    offered = LevelOfAssurance(service.minimum_loa)
-    if known and min(known) > offered:
-        return f"acr_values asks for more than this client's service offers ({offered.uri})"
-    return None
+    def stored(self) -> dict[str, str]:
+        """The request as `kept` keeps it, to keep it longer (the establishment step)."""
+        service = {} if self.service_slug is None else {SERVICE: self.service_slug}
+        return dict(self.payload.data) | service

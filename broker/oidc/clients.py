@@ -1,4 +1,4 @@
-"""A configured client, as authlib's authorization server asks about it, with the service it signs in for."""
+"""A configured client, as authlib's authorization server asks about it, with the services it signs in for."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ _AUTHENTICATED_ENDPOINTS = frozenset({"token", "introspection", "revocation"})
 
 
 class OidcClient(ClientMixin):
-    def __init__(self, client: Client, service: Service) -> None:
+    def __init__(self, client: Client, services: tuple[Service, ...]) -> None:
         self.config = client
-        # Taken from the same registry as the client, so the two always belong together.
-        self.service = service
+        # Taken from the same registry as the client, so they always belong together; lowest level first.
+        self.services = services
         self.id_token_signed_response_alg = client.id_token_signed_response_alg
 
     def get_client_id(self) -> str:

@@ -2,6 +2,10 @@
 Assurance profile asks of it: served at /.well-known/openid-configuration and at
 /.well-known/oauth-authorization-server alike.
 
+`acr_values_supported` lists the levels of the services clients sign in for: what a sign-in can be
+for (`broker.oidc.service_choice`). A scope naming a service (`service:<slug>`) is not listed in
+`scopes_supported`: each client knows its own.
+
 Request objects are not supported yet, so the metadata announces no algorithms for them and says
 `request_parameter_supported: false`.
 """
@@ -13,7 +17,7 @@ from typing import Any
 from broker.oidc import profiles
 from broker.oidc.claims import SCOPE_CLAIMS
 from broker.oidc.introspection import Introspection, Revocation
-from broker.oidc.levels import EIDAS_URIS
+from broker.oidc.levels import EIDAS_OF
 from broker.oidc.provider import Provider
 from config.clients import AUTH_METHODS, ENCRYPTION_ALGS, ENCRYPTION_ENCS, SIGNING_ALGS
 from saml.loa import LevelOfAssurance
@@ -53,13 +57,20 @@ def metadata(provider: Provider) -> dict[str, Any]:
         "scopes_supported": list(SCOPE_CLAIMS),
         "claims_supported": sorted(_TOKEN_CLAIMS | _scope_claims() | profiles.claims_supported()),
         "claim_types_supported": ["normal"],
-        "acr_values_supported": [level.uri for level in LevelOfAssurance] + list(EIDAS_URIS),
+        "acr_values_supported": acr_values_supported(provider.registry().offered_levels()),
         "ui_locales_supported": ["nl", "en"],
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
     }
+
+
+def acr_values_supported(offered: tuple[str, ...]) -> list[str]:
+    """The levels the clients' services sign in at (lowest first), as eHerkenning URIs and then as
+    the eIDAS levels they meet: any client may ask in either form, and reads its `acr` in one."""
+    levels = [LevelOfAssurance(level) for level in offered]
+    return [level.uri for level in levels] + list(dict.fromkeys(EIDAS_OF[level] for level in levels))
 
 
 def _scope_claims() -> set[str]:

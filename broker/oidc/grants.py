@@ -27,12 +27,14 @@ from sqlalchemy import Row
 
 from broker import logs, models
 from broker.extensions import db
-from broker.oidc.authorization import StoredAuthorizationRequest, oversized, unmet_acr_values
+from broker.oidc.authorization import StoredAuthorizationRequest, oversized
 from broker.oidc.clients import OidcClient
 from broker.oidc.encryption import encrypted_for
 from broker.oidc.profiles import NLGOV_V1, released_for
 from broker.oidc.provider import Provider, digest
+from broker.oidc.service_choice import choose_service
 from broker.oidc.user import SignedIn
+from config.settings import Service
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ _UNSUPPORTED: dict[str, type[OAuth2Error]] = {
 class CodeGrant(AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]  # noqa: RUF012
     provider: Provider  # set by broker.oidc.server
+    # The service the request is for, once `validate_authorization_request` has chosen it.
+    service: Service
 
     def generate_authorization_code(self) -> str:
         # 256 random bits in one read; authlib's default draws each character separately.
@@ -107,14 +111,27 @@ class CodeGrant(AuthorizationCodeGrant):
         if self.request.payload.data.get("response_mode", "query") != "query":
             # A client that asked for form_post must not get its code in a URL it meant to avoid.
             raise InvalidRequestError("response_mode must be query", redirect_uri=redirect_uri)
-        unmet = unmet_acr_values(self.request.payload.data.get("acr_values"), self.request.client.service)
-        if unmet is not None:
-            raise InvalidRequestError(unmet, redirect_uri=redirect_uri)
+        self.service = self._service(redirect_uri)
         for parameter, refusal in _UNSUPPORTED.items():
             # Ignored, what a client put there (a higher acr_values, say) would silently not apply.
             if parameter in self.request.payload.data:
                 raise refusal(f"{parameter} is not supported", redirect_uri=redirect_uri)
         return redirect_uri
+
+    def _service(self, redirect_uri: str) -> Service:
+        """The service the request is for: chosen now, or as chosen when it arrived."""
+        request, client = self.request, self.request.client
+        candidates = client.services
+        if isinstance(request, StoredAuthorizationRequest) and request.service_slug is not None:
+            candidates = tuple(service for service in client.services if service.slug == request.service_slug)
+            if not candidates:
+                raise InvalidRequestError(
+                    "the service this sign-in was for is no longer one the client signs in for",
+                    redirect_uri=redirect_uri,
+                )
+        return choose_service(
+            candidates, request.payload.data.get("acr_values"), request.payload.scope, redirect_uri
+        )
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         user: SignedIn = request.user

@@ -26,7 +26,6 @@ _REQUESTED: dict[str, LevelOfAssurance] = {
     _EIDAS + "substantial": LevelOfAssurance.LOA3,
     _EIDAS + "high": LevelOfAssurance.LOA4,
 }
-EIDAS_URIS = tuple(_REQUESTED)
 
 
 def acr_claim(level_uri: str, acr_format: str) -> str:

@@ -31,7 +31,7 @@ class Provider:
         """The client as the registry declares it now (authlib's `query_client`); None: unknown."""
         registry = self.registry()
         client = registry.client(client_id)
-        return None if client is None else OidcClient(client, registry.service_of(client))
+        return None if client is None else OidcClient(client, registry.services_of(client))
 
     @property
     def issuer(self) -> str:

@@ -13,17 +13,18 @@ from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
-from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from werkzeug.wrappers import Response as BaseResponse
 
 from broker import audit, metrics
 from broker.decide import EstablishmentSource, MandateKind
 from broker.oidc.authorization import StoredAuthorizationRequest
 from broker.oidc.clients import OidcClient
+from broker.oidc.grants import CodeGrant
 from broker.oidc.user import SignedIn
 from broker.runtime import runtime
 from broker.web import refusal
 from broker.web.errors import oauth_error_page
+from config.settings import Service
 from saml.identifiers import IdentifierType
 from saml.identity import EherkenningIdentity, Identifier
 from saml.loa import LevelOfAssurance
@@ -40,12 +41,17 @@ class Authorization:
     """A stored authorization request, validated again: its client and trusted redirect URI."""
 
     request: StoredAuthorizationRequest
-    grant: AuthorizationCodeGrant
+    grant: CodeGrant
     redirect_uri: str
 
     @property
     def client(self) -> OidcClient:
         return self.request.client
+
+    @property
+    def service(self) -> Service:
+        """The one of the client's services the sign-in is for."""
+        return self.grant.service
 
 
 def authorization(parameters: dict[str, str]) -> Authorization:
@@ -111,7 +117,7 @@ def _record(authorized: Authorization, outcome: audit.Outcome, reason: str | Non
         audit.DecisionRecord(
             at=state.upstream.clock(),
             client_id=client.get_client_id(),
-            service=client.service.slug,
+            service=authorized.service.slug,
             hm=state.upstream.idp.entity_id,
             outcome=outcome,
             reason=reason,

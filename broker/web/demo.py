@@ -138,8 +138,8 @@ def _portal(key: str) -> DemoPortal:
 def _configured(key: str) -> DemoPortal | None:
     registry = runtime().registry()
     client = registry.client(PORTALS[key]) if key in PORTALS else None
-    service = registry.service(client.service) if client is not None else None
-    return None if client is None or service is None else DemoPortal(key, client, service)
+    # The demo signs in for the client's lowest service: it sends neither acr_values nor a service scope.
+    return None if client is None else DemoPortal(key, client, registry.services_of(client)[0])
 
 
 def _session(client: Client, state: str | None = None) -> OAuth2Session:

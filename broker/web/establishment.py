@@ -71,7 +71,7 @@ def settle_at_return(authorized: Authorization, claims: dict[str, Any], lookup: 
     choice = models.WaitingChoice(
         id=secrets.token_urlsafe(32),
         client_id=authorized.client.get_client_id(),
-        parameters=authorized.request.payload.data,
+        parameters=authorized.request.stored(),
         claims=claims,
         lookup=lookup,
         options=None,

@@ -74,13 +74,14 @@ def authorize() -> BaseResponse | tuple[str, int]:
             error.state = None  # refused for its length: not echoed into a redirect either
         return refuse(error)
     client: OidcClient = grant.request.client
-    service = client.service
+    # The one of the client's services the request chose: the HM is asked for it, at its level.
+    service = grant.service
     now = state.upstream.clock()
     outgoing = state.upstream.start(service, AUTHORIZE)
     models.add_authorization(
         secrets.token_urlsafe(24),
         client.get_client_id(),
-        kept(grant.request.payload.data),
+        kept(grant.request.payload.data, service.slug),
         outgoing.request_id,
         now,
         state.provider.settings.authorization_lifetime,
@@ -140,8 +141,7 @@ def _answer_client(
         authorized = authorization(parameters)
     except OAuth2Error as error:
         return refuse(error)
-    client = authorized.client
-    service = client.service
+    client, service = authorized.client, authorized.service
     if isinstance(outcome, Refusal):
         error = outcome.error
         log.info(

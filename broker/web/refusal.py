@@ -142,7 +142,7 @@ def page(authorized: Authorization, reason: str, reference: str, back: str) -> t
     """The refusal page for `reason`, in the sign-in's language; `back` is the answer to the portal."""
     client = authorized.client
     wording = WORDINGS.get(reason, _INCOMPLETE)
-    values = {"portal": client.config.name, "level": LevelOfAssurance(client.service.minimum_loa).label}
+    values = {"portal": client.config.name, "level": LevelOfAssurance(authorized.service.minimum_loa).label}
     with force_locale(locale_of(authorized.request.payload.data)):
         body = render_template(
             "refused.html",

@@ -40,6 +40,6 @@ def with_register_claims(authorized: Authorization, claims: dict[str, Any]) -> d
         found = models.group_of(claims["kvk_number"])
         group = None if found is None else found.claim()
     department = None
-    if "department" in scopes and PROFILES[client.service.profile].labels:
+    if "department" in scopes and PROFILES[authorized.service.profile].labels:
         department = models.label_of(client.get_client_id(), claims["sub"])
     return with_registers(claims, group, department)

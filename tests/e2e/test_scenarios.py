@@ -98,6 +98,8 @@ class Portal:
     state: str = field(default_factory=lambda: secrets.token_urlsafe(8))
     nonce: str = field(default_factory=lambda: secrets.token_urlsafe(8))
     verifier: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+    # More authorization parameters (acr_values, a scope in place of the usual).
+    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def callback(self) -> str:
@@ -115,7 +117,7 @@ class Portal:
             "nonce": self.nonce,
             "code_challenge": challenge.decode(),
             "code_challenge_method": "S256",
-        }
+        } | self.extra
         hand_off = self.browser.get(f"{self.base}/oidc/authorize?{urlencode(query)}", timeout=10)
         assert hand_off.status_code == 200, hand_off.text
         (to_hm,) = parse_forms(hand_off.text)

@@ -69,10 +69,12 @@ def test_identifier_types_claims_and_scopes(document: dict) -> None:
     ]
 
 
-def test_levels_in_both_forms(document: dict) -> None:
+def test_the_levels_the_clients_services_offer_in_both_forms(document: dict) -> None:
+    """The test clients' services sign in at EH2+ and EH3: those levels, then the eIDAS levels
+    they meet (EH2+ meets low)."""
     assert document["acr_values_supported"] == [
-        *(f"urn:etoegang:core:assurance-class:{level}" for level in ("loa2", "loa2plus", "loa3", "loa4")),
-        *(f"http://eidas.europa.eu/LoA/{level}" for level in ("low", "substantial", "high")),
+        *(f"urn:etoegang:core:assurance-class:{level}" for level in ("loa2plus", "loa3")),
+        *(f"http://eidas.europa.eu/LoA/{level}" for level in ("low", "substantial")),
     ]
 
 

@@ -319,6 +319,21 @@ def test_a_personal_account_portal_gets_the_person_s_label(app: Flask, client: F
     assert "department" not in elsewhere
 
 
+def test_a_portal_of_several_services_gets_the_label_at_its_personal_one(
+    app: Flask, client: FlaskClient
+) -> None:
+    def sign_in(service: str) -> dict[str, Any]:
+        portal = Portal(client, "viewer-and-desk")
+        return claims_of(portal, portal.sign_in(f"openid kvk department service:{service}", kvk=REPRESENTED))
+
+    sub = sign_in("hr-viewer")["sub"]
+    cli(app, "labels", "set", "viewer-and-desk", sub, "Burgerzaken")
+    assert sign_in("hr-viewer")["department"] == "Burgerzaken"
+    desk = sign_in("omgevingsloket")
+    assert desk["sub"] == sub
+    assert "department" not in desk
+
+
 def test_the_label_is_read_only_for_the_scope_at_a_personal_portal(
     app: Flask, client: FlaskClient, reads: dict[str, int]
 ) -> None:

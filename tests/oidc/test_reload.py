@@ -131,6 +131,7 @@ def test_a_sign_in_in_flight_whose_service_was_removed_gets_a_page(app: Flask, c
     portal = Portal(client, "own-only")
     at_hm = portal.at_hm(portal.authorize())
     flask(app, "clients remove own-only")
+    flask(app, "clients set-services multi-portal --service ind-portaal-zakelijk --service omgevingsloket")
     flask(app, "services remove own-company-only")
     back = portal.back_at_broker(at_hm)
     assert back.status_code == 400

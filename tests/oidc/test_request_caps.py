@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from broker.extensions import db
 from broker.models import PendingAuthorization
-from broker.oidc.authorization import MAX_PARAMETERS, PARAMETER_CAPS
+from broker.oidc.authorization import MAX_PARAMETERS, PARAMETER_CAPS, SERVICE
 from tests.oidc.portal import Portal, redirect_parameters
 
 
@@ -53,7 +53,9 @@ def test_only_the_parameters_the_broker_reads_are_kept(client: FlaskClient, app:
     portal = Portal(client, "ind-portal")
     with app.app_context():
         before = {row.id for row in db.session.query(PendingAuthorization)}
-    assert portal.authorize(login_hint="someone", custom="value", ui_locales="en").status_code == 200
+    # A client cannot set the service kept with its request by sending a parameter of that name.
+    sent = {"login_hint": "someone", "custom": "value", "ui_locales": "en", SERVICE: "omgevingsloket"}
+    assert portal.authorize(**sent).status_code == 200
     with app.app_context():
         (row,) = [row for row in db.session.query(PendingAuthorization) if row.id not in before]
         kept = dict(row.parameters)
@@ -62,7 +64,8 @@ def test_only_the_parameters_the_broker_reads_are_kept(client: FlaskClient, app:
     assert "custom" not in kept
     assert kept["ui_locales"] == "en"
     assert kept["state"] == portal.state
-    assert set(kept) <= set(PARAMETER_CAPS)
+    assert kept[SERVICE] == "ind-portaal-zakelijk"
+    assert set(kept) <= {*PARAMETER_CAPS, SERVICE}
 
 
 def test_a_post_authorization_request_is_capped_too(client: FlaskClient) -> None:
