@@ -66,7 +66,9 @@ def test_identifier_types_claims_and_scopes(document: dict) -> None:
         "acting_subject",
         "organisation",
         "department",
+        "profile",
     ]
+    assert {"given_name", "family_name", "initials", "birthdate"} <= set(document["claims_supported"])
 
 
 def test_levels_in_both_forms(document: dict) -> None:
