@@ -32,7 +32,7 @@ ACR_FORMATS = ("eherkenning", "eidas")
 # algorithms: RSA-OAEP, RSA-OAEP-256 or ECDH-ES for the key, A256GCM for the content).
 ENCRYPTION_ALGS = ("RSA-OAEP-256", "RSA-OAEP", "ECDH-ES")
 ENCRYPTION_ENCS = ("A256GCM",)
-SCOPES = ("openid", "kvk", "mandate", "acting_subject", "organisation", "department")
+SCOPES = ("openid", "kvk", "mandate", "acting_subject", "organisation", "department", "profile")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _MIN_SECRET = 32
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -3,6 +3,8 @@
 Two shapes are accepted: the specified one (LegalSubjectID, ActingSubjectID and
 IntermediateEntityID as EncryptedID values whose NameQualifier names the identifier type), and
 the one some HMs send instead (plain values in attributes named after the identifier type).
+Any attribute may also come whole as an EncryptedAttribute (the person's name and date of birth
+do): it is decrypted and read as the Attribute inside.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from saml.errors import Reason, SamlError
 from saml.identifiers import IdentifierType, is_establishment_number, is_rsin
 from saml.identity import EherkenningIdentity, Identifier
 from saml.loa import LevelOfAssurance
+from saml.person import read_person
 from saml.xml import NS, child, qname, text
 
 SERVICE_ID = "urn:etoegang:core:ServiceID"
@@ -30,7 +33,10 @@ INTERMEDIARY_RSIN = "urn:etoegang:1.9:IntermediateEntityID:RSIN"
 PSEUDONYM = "urn:etoegang:1.13:EntityConcernedID:Pseudo"
 COMPANY_NAME = "urn:etoegang:1.11:attribute-represented:CompanyName"
 
-# Decrypts an EncryptedID in place and returns the NameID inside it.
+# Bounded: every EncryptedAttribute costs an RSA decryption.
+_MAX_ENCRYPTED_ATTRIBUTES = 8
+
+# Decrypts an EncryptedID or EncryptedAttribute in place and returns the element inside it.
 Decrypter = Callable[[etree._Element], etree._Element]
 
 
@@ -48,7 +54,7 @@ def read_identity(
     assertion: etree._Element, facts: AssertionFacts, decrypt: Decrypter
 ) -> EherkenningIdentity:
     """The identity the assertion's top-level AttributeStatements carry (never those in Advice)."""
-    values = _attribute_values(assertion)
+    values = _attribute_values(assertion, decrypt)
     legal = _single_name_id(values, LEGAL_SUBJECT_ID, decrypt)
     legal_subject = _typed(legal) if legal is not None else _plain_legal_subject(values)
     acting = _single_name_id(values, ACTING_SUBJECT_ID, decrypt)
@@ -72,17 +78,31 @@ def read_identity(
         establishment_restriction=_establishment(values),
         rsin=rsin if rsin is not None else _rsin_of(legal_subject),
         company_name=_single_text(values, COMPANY_NAME),
+        person=read_person(values),
     )
 
 
-def _attribute_values(assertion: etree._Element) -> dict[str, list[etree._Element]]:
+def _attribute_values(assertion: etree._Element, decrypt: Decrypter) -> dict[str, list[etree._Element]]:
     values: dict[str, list[etree._Element]] = {}
-    for attribute in assertion.iterfind("saml:AttributeStatement/saml:Attribute", NS):
+    plain = assertion.findall("saml:AttributeStatement/saml:Attribute", NS)
+    for attribute in [*plain, *_decrypted_attributes(assertion, decrypt)]:
         name = attribute.get("Name", "")
         if name in values:
             raise SamlError(Reason.ATTRIBUTE_INVALID, f"attribute {name} occurs twice")
         values[name] = attribute.findall(qname("saml", "AttributeValue"))
     return values
+
+
+def _decrypted_attributes(assertion: etree._Element, decrypt: Decrypter) -> list[etree._Element]:
+    encrypted = assertion.findall("saml:AttributeStatement/saml:EncryptedAttribute", NS)
+    if len(encrypted) > _MAX_ENCRYPTED_ATTRIBUTES:
+        raise SamlError(
+            Reason.ATTRIBUTE_INVALID, f"more than {_MAX_ENCRYPTED_ATTRIBUTES} EncryptedAttributes"
+        )
+    attributes = [decrypt(container) for container in encrypted]
+    if any(attribute.tag != qname("saml", "Attribute") for attribute in attributes):
+        raise SamlError(Reason.DECRYPTION_FAILED, "EncryptedAttribute does not hold an Attribute")
+    return attributes
 
 
 def _one(values: dict[str, list[etree._Element]], name: str) -> etree._Element | None:

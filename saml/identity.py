@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from saml.identifiers import IdentifierType
 from saml.loa import LevelOfAssurance
+from saml.person import Person
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class EherkenningIdentity:
     establishment_restriction: str | None = None
     rsin: str | None = None
     company_name: str | None = None
+    # The acting person's name and date of birth, as far as the HM sent them.
+    person: Person = field(default_factory=Person)
 
     @property
     def kvk_number(self) -> str | None:

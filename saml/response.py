@@ -112,8 +112,8 @@ def validate_response(
             },
         )
 
-    def decrypt(encrypted_id: etree._Element) -> etree._Element:
-        return encryption.decrypt(encrypted_id, settings, now)
+    def decrypt(container: etree._Element) -> etree._Element:
+        return encryption.decrypt(container, settings, now)
 
     facts = AssertionFacts(name_id, level, authn_instant, idp.entity_id)
     identity = read_identity(assertion, facts, decrypt)

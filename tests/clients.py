@@ -54,6 +54,15 @@ services:
     mandates: [own_company, recognised_sponsor]
     sponsor_categories: [labour]
     name: {nl: Erkende referenten arbeid, en: Recognised sponsors for labour}
+  - slug: ind-named
+    uuid: 8b4d6f2a-1c3e-4a5b-9d7f-0e2c4a6b8d12
+    index: 20
+    minimum_loa: loa3
+    requested_attributes:
+      - {name: FirstName, purpose: {nl: Om u aan te spreken, en: To address you}}
+      - {name: FamilyName, purpose: {nl: Om u aan te spreken, en: To address you}}
+      - {name: DateOfBirth, purpose: {nl: Om u te herkennen in uw dossier, en: To find you in your file}}
+    name: {nl: IND Portaal Zakelijk op naam, en: IND business portal by name}
 """
 
 CLIENTS = f"""
@@ -131,6 +140,18 @@ clients:
     services: [ind-portaal-zakelijk, omgevingsloket, own-company-only, establishment-required]
     redirect_uris: [{REDIRECT}]
     secret: {SECRET}
+  - client_id: ind-named
+    name: A portal whose service requests the person's name
+    service: ind-named
+    redirect_uris: [{REDIRECT}]
+    secret: {SECRET}
+  - client_id: ind-named-nlgov
+    name: A portal on the NL GOV claims whose service requests the person's name
+    service: ind-named
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: private_key_jwt
+    jwks_file: nlgov-jwks.json
+    claims_profile: nlgov-v1
 """
 
 

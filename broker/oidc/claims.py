@@ -15,6 +15,7 @@ from typing import Any
 
 from broker.decide import Admitted, Establishment
 from saml.identifiers import IdentifierType
+from saml.person import Person
 
 # Which claims each scope releases; `openid` always gives the subject, level and time.
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -25,6 +26,16 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     # From the broker's own registers, read only for a client that asks for the scope.
     "organisation": ("organisation_group",),
     "department": ("department",),
+    # The acting person's name and date of birth, only where the service requested them.
+    "profile": ("given_name", "family_name", "initials", "birthdate"),
+}
+# The person's attributes a service can request (`config.catalogue_entry.REQUESTABLE`), and the
+# claim each is released as: OpenID Connect's standard claims, and `initials`, which has none.
+PERSON_CLAIMS = {
+    "FirstName": "given_name",
+    "FamilyName": "family_name",
+    "Initials": "initials",
+    "DateOfBirth": "birthdate",
 }
 
 
@@ -47,8 +58,11 @@ def company_pseudonym(admitted: Admitted, client_id: str, salt: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def sign_in_claims(admitted: Admitted, client_id: str, salt: bytes) -> dict[str, Any]:
-    """Every claim this sign-in can release to `client_id`, before any scope filter."""
+def sign_in_claims(
+    admitted: Admitted, client_id: str, salt: bytes, requested: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Every claim this sign-in can release to `client_id`, before any scope filter; of the
+    person's attributes only those the service `requested` (catalogue names, e.g. "FirstName")."""
     identity = admitted.identity
     intermediary = identity.intermediary
     claims: dict[str, Any] = {
@@ -75,12 +89,24 @@ def sign_in_claims(admitted: Admitted, client_id: str, salt: bytes) -> dict[str,
         "eherkenning_service_id": identity.service_id,
         # For other claim sets only: the company's trade name, when the HM sends it.
         "company_name": identity.company_name,
+        **person_claims(identity.person, requested),
     }
     if claims["kvk_number"] is None and claims["rsin"] is None:
         claims["company_pseudonym"] = company_pseudonym(admitted, client_id, salt)
     if admitted.establishment is not None:
         claims = with_establishment(claims, admitted.establishment)
     return _without_nulls(claims)
+
+
+def person_claims(person: Person, requested: Iterable[str]) -> dict[str, str]:
+    """The claims of the person's attributes the service `requested` and the HM sent readably."""
+    values = {
+        "FirstName": person.first_name,
+        "FamilyName": person.family_name,
+        "Initials": person.initials,
+        "DateOfBirth": None if person.date_of_birth is None else person.date_of_birth.isoformat(),
+    }
+    return {PERSON_CLAIMS[name]: value for name in requested if (value := values.get(name)) is not None}
 
 
 def with_establishment(claims: dict[str, Any], establishment: Establishment) -> dict[str, Any]:

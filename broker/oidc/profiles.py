@@ -7,6 +7,9 @@ Under a chain mandate (an intermediary acts for the company) the claims nest as 
 chain representation does: the intermediary's `represents` holds the company's. Every
 eHerkenning sign-in is one person acting for a company, so `represents` is always there.
 
+The acting person's name and date of birth (scope `profile`, for a service that requested them)
+are top-level claims in both, under OpenID Connect's standard names.
+
 Both are views of the same sign-in's claims (`broker.oidc.claims.sign_in_claims`), chosen when a
 token or an answer goes out. A released set never changes: a change is a new version.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from broker.oidc.claims import released
+from broker.oidc.claims import SCOPE_CLAIMS, released
 from broker.oidc.levels import acr_claim
 from config.clients import Client
 
@@ -35,6 +38,7 @@ NLGOV_SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "openid": ("sub", "sub_id_type", "acr", "auth_time", "represents"),
     "acting_subject": ("acting_subject",),
     "department": ("department",),
+    "profile": SCOPE_CLAIMS["profile"],
 }
 
 
@@ -59,9 +63,9 @@ def nlgov_v1(claims: dict[str, Any], scopes: set[str], issuer: str) -> dict[str,
         "auth_time": claims["auth_time"],
         "represents": _represents(claims, scopes, issuer),
     }
-    for scope in ("acting_subject", "department"):
-        if scope in scopes and scope in claims:
-            view[scope] = claims[scope]
+    for scope in ("acting_subject", "department", "profile"):
+        if scope in scopes:
+            view |= {name: claims[name] for name in NLGOV_SCOPE_CLAIMS[scope] if name in claims}
     return view
 
 

@@ -169,7 +169,11 @@ def _answer_client(
     )
     if isinstance(decision, Refused):
         return deny(authorized, decision.reason.value, decision.detail, subject_of_identity(identity))
-    claims = sign_in_claims(decision, client.get_client_id(), state.provider.settings.subject_salt)
+    requested = [attribute.name for attribute in service.catalogue.requested_attributes]
+    for name in sorted(set(identity.person.unreadable) & set(requested)):
+        # Named, never shown: the value is the person's.
+        log.info("person attribute left out, unreadable attribute=%s service=%s", name, service.slug)
+    claims = sign_in_claims(decision, client.get_client_id(), state.provider.settings.subject_salt, requested)
     claims = registers.with_register_claims(authorized, claims)
     if decision.lookup is not None:
         # The service requires an establishment the mandate does not fix (or the register must confirm).

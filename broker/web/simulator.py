@@ -27,6 +27,7 @@ from saml.simulator import (
     Action,
     Mandate,
     MandateScope,
+    PersonRelease,
     ReceivedRequest,
     Scenario,
     ScenarioError,
@@ -38,6 +39,7 @@ from saml.simulator import (
     respond,
     soap_fault,
 )
+from saml.simulator.scenario import PERSON_FIELDS
 
 bp = Blueprint("simulator", __name__, url_prefix="/simulator")
 ARTIFACT_LIFETIME = timedelta(minutes=5)
@@ -54,6 +56,8 @@ SCENARIO_FIELDS = (
     "earlier",
     "binding",
     "user",
+    "person",
+    *PERSON_FIELDS,
 )
 LEVELS = ("loa2", "loa2plus", "loa3", "loa4", "loa1")
 
@@ -200,6 +204,7 @@ def _picker(
         mandates=list(Mandate),
         scopes=list(MandateScope),
         actions=list(Action),
+        person_releases=list(PersonRelease),
         levels=LEVELS,
         kvk=kvk_stand_in,
     )

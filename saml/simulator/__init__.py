@@ -10,7 +10,15 @@ from saml.simulator.authn_request import ReceivedRequest, read_post_request, rea
 from saml.simulator.encryption import Recipient, encrypt, encrypted_id
 from saml.simulator.hm import SimulatorHm
 from saml.simulator.response import Delivery, binding_for, build_response, deliver, respond
-from saml.simulator.scenario import Action, Mandate, MandateScope, ObsoleteLevel, Scenario, ScenarioError
+from saml.simulator.scenario import (
+    Action,
+    Mandate,
+    MandateScope,
+    ObsoleteLevel,
+    PersonRelease,
+    Scenario,
+    ScenarioError,
+)
 from saml.simulator.service_provider import ServiceProvider
 from saml.simulator.shape import Shape
 from saml.simulator.status import CANCELLED, NO_MANDATE, SUCCESS, Status, status_for
@@ -24,6 +32,7 @@ __all__ = [
     "Mandate",
     "MandateScope",
     "ObsoleteLevel",
+    "PersonRelease",
     "ReceivedRequest",
     "Recipient",
     "Scenario",

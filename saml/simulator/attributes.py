@@ -1,4 +1,5 @@
-"""The eHerkenning AttributeStatement: service, legal and acting subject, intermediary, restriction."""
+"""The eHerkenning AttributeStatement: service, legal and acting subject, intermediary, restriction,
+and the acting person's name and date of birth."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from saml.attributes import (
     SERVICE_UUID,
 )
 from saml.identifiers import IdentifierType
+from saml.person import DATE_OF_BIRTH, FAMILY_NAME, FIRST_NAME, INITIALS
 from saml.simulator.assertion_parts import SAML
-from saml.simulator.encryption import Recipient, encrypted_id
-from saml.simulator.scenario import Mandate, Scenario
+from saml.simulator.encryption import Recipient, encrypt, encrypted_id
+from saml.simulator.scenario import Mandate, PersonRelease, Scenario
+from saml.xml import qname
 
 URI_FORMAT = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
 
@@ -34,8 +37,9 @@ def attribute_statement(
 ) -> etree._Element:
     """The attributes of a sign-in under `scenario`.
 
-    With `recipients`, identifiers are EncryptedIDs for them; with None, plain values in
-    attributes named after the identifier type.
+    With `recipients`, identifiers are EncryptedIDs for them and the person's attributes
+    EncryptedAttributes; with None, plain values in attributes named after the identifier type,
+    and plain person attributes.
     """
     identifiers = (
         _plain(scenario, pseudonym) if recipients is None else _encrypted(scenario, pseudonym, recipients)
@@ -47,7 +51,33 @@ def attribute_statement(
     )
     if scenario.establishment is not None:
         statement.append(attribute(ESTABLISHMENT_RESTRICTION, scenario.establishment))
+    for name, value in person_attributes(service, scenario):
+        plain = attribute(name, value)
+        statement.append(plain if recipients is None else encrypted_attribute(plain, recipients))
     return statement
+
+
+def person_attributes(service: Service, scenario: Scenario) -> list[tuple[str, str]]:
+    """The acting person's attributes the scenario sends for `service`: name and value."""
+    typed = (
+        (FIRST_NAME, scenario.first_name),
+        (FAMILY_NAME, scenario.family_name),
+        (INITIALS, scenario.initials),
+        (DATE_OF_BIRTH, scenario.date_of_birth),
+    )
+    if scenario.person is PersonRelease.NONE:
+        return []
+    requested = {attribute.uri for attribute in service.catalogue.requested_attributes}
+    return [
+        (name, value)
+        for name, value in typed
+        if value and (scenario.person is PersonRelease.ALL or name in requested)
+    ]
+
+
+def encrypted_attribute(plain: etree._Element, recipients: Sequence[Recipient]) -> etree._Element:
+    """A `saml:EncryptedAttribute` holding the Attribute `plain`."""
+    return encrypt(etree.tostring(plain), qname("saml", "EncryptedAttribute"), recipients)
 
 
 def attribute(name: str, value: str | etree._Element) -> etree._Element:

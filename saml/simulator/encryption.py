@@ -1,4 +1,4 @@
-"""Encryption of identifiers and assertions the way eHerkenning does it (xmlenc-core).
+"""Encryption of identifiers, attributes and assertions the way eHerkenning does it (xmlenc-core).
 
 One `xenc:EncryptedData` (AES-256-GCM) whose `ds:KeyInfo` names its key by `ds:KeyName`, followed
 by one sibling `xenc:EncryptedKey` (RSA-OAEP) per recipient, each naming the recipient's
@@ -45,7 +45,8 @@ class Recipient:
 def encrypt(plaintext: bytes, container: str, recipients: Sequence[Recipient]) -> etree._Element:
     """`plaintext` (one serialized element) encrypted for `recipients`, wrapped in `container`.
 
-    `container` is the Clark name of the wrapper, `saml:EncryptedID` or `saml:EncryptedAssertion`.
+    `container` is the Clark name of the wrapper: `saml:EncryptedID`, `saml:EncryptedAttribute` or
+    `saml:EncryptedAssertion`.
     Built with `cryptography`, in less than half xmlsec's time for the same; the broker decrypts
     with xmlsec, so every sign-in through the simulator checks this against that library.
     """

@@ -31,6 +31,16 @@ class MandateScope(enum.Enum):
     OTHER = "other"
 
 
+class PersonRelease(enum.Enum):
+    """Which of the acting person's attributes (name, date of birth) the HM sends: those the
+    service's catalogue entry requests, as an HM does; all four whether requested or not (to see
+    the broker keep back what a service did not request); or none."""
+
+    REQUESTED = "requested"
+    ALL = "all"
+    NONE = "none"
+
+
 class Action(enum.Enum):
     """What the user does at the HM."""
 
@@ -50,7 +60,7 @@ class ObsoleteLevel(enum.Enum):
 
 
 Level = LevelOfAssurance | ObsoleteLevel
-_E = TypeVar("_E", Mandate, MandateScope, Action)
+_E = TypeVar("_E", Mandate, MandateScope, PersonRelease, Action)
 
 _BINDINGS = {"post": Binding.POST, "artifact": Binding.ARTIFACT}
 _TRUE, _FALSE = frozenset({"1", "true", "on", "yes"}), frozenset({"0", "false", "off", "no", ""})
@@ -58,6 +68,15 @@ _MAX_USER = 64
 _POST_OR_ARTIFACT = Problem(N_("must be post or artifact"))
 _SAME_COMPANY = Problem(N_("must differ from the represented company's KvK number"))
 _USER_NAME = Problem(N_("must be 1 to %(most)s printable characters"), {"most": _MAX_USER})
+_MAX_PERSON = 64
+_PERSON_TEXT = Problem(N_("must be at most %(most)s printable characters"), {"most": _MAX_PERSON})
+# The scenario's fields for the person's attributes, by the parameter that sets each.
+PERSON_FIELDS = {
+    "first_name": "first_name",
+    "family_name": "family_name",
+    "initials": "initials",
+    "birthdate": "date_of_birth",
+}
 
 
 class ScenarioError(ValueError):
@@ -91,6 +110,12 @@ class Scenario:
     action: Action = Action.LOGIN
     binding: Binding | None = None
     user: str = "tester"
+    person: PersonRelease = PersonRelease.REQUESTED
+    # Sent as typed (an empty one not at all): a date of birth the broker cannot read shows it left out.
+    first_name: str = "Jan"
+    family_name: str = "Jansen"
+    initials: str = "J."
+    date_of_birth: str = "1980-01-31"
 
     def __post_init__(self) -> None:
         _check_digits("kvk", self.kvk_number, 8)
@@ -106,6 +131,10 @@ class Scenario:
             raise ScenarioError("binding", _POST_OR_ARTIFACT)
         if not self.user or len(self.user) > _MAX_USER or not self.user.isprintable():
             raise ScenarioError("user", _USER_NAME)
+        for param, field in PERSON_FIELDS.items():
+            value = getattr(self, field)
+            if len(value) > _MAX_PERSON or not value.isprintable():
+                raise ScenarioError(param, _PERSON_TEXT)
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> Scenario:
@@ -129,6 +158,11 @@ class Scenario:
             action=_choice(params, "action", Action, defaults.action),
             binding=_binding(params),
             user=_text(params, "user", defaults.user),
+            person=_choice(params, "person", PersonRelease, defaults.person),
+            **{
+                field: _text(params, param, getattr(defaults, field))
+                for param, field in PERSON_FIELDS.items()
+            },
         )
 
     def to_params(self) -> dict[str, str]:
@@ -143,6 +177,8 @@ class Scenario:
             "earlier": "1" if self.earlier_sign_in else "0",
             "action": self.action.value,
             "user": self.user,
+            "person": self.person.value,
+            **{param: getattr(self, field) for param, field in PERSON_FIELDS.items()},
         }
         if self.establishment is not None:
             params["establishment"] = self.establishment

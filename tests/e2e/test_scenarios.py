@@ -1,7 +1,8 @@
 """The decisions of issue-sized scenarios, end to end over real HTTP: a portal (requests, as a relying
 party would) signs a person in at a running broker, through the simulator and the KvK stand-in,
 and reads what it receives. IND: own company at EH3, too low a level, a representative for a
-recognised sponsor and for a company that is none. OLO: a specific mandate, a general one (the
+recognised sponsor and for a company that is none, the person's name where the service requests
+it (and nowhere else). OLO: a specific mandate, a general one (the
 picker), an organisation without establishments, and a representative."""
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ services:
     minimum_loa: loa2plus
     profile: olo
     name: {{nl: Omgevingsloket, en: Environment desk}}
+  - slug: ind-named
+    uuid: 8b4d6f2a-1c3e-4a5b-9d7f-0e2c4a6b8d12
+    index: 3
+    profile: ind
+    requested_attributes:
+      - {{name: FirstName, purpose: {{nl: Om u bij naam aan te spreken, en: To address you by name}}}}
+      - {{name: FamilyName, purpose: {{nl: Om u bij naam aan te spreken, en: To address you by name}}}}
+    name: {{nl: IND Portaal Zakelijk op naam, en: IND business portal by name}}
 clients:
   - client_id: ind-portal
     name: IND Portaal Zakelijk
@@ -65,6 +74,11 @@ clients:
   - client_id: olo-portal
     name: Omgevingsloket
     service: olo
+    redirect_uris: [{base}/portal/callback]
+    secret: {SECRET}
+  - client_id: ind-named-portal
+    name: IND Portaal Zakelijk, op naam
+    service: ind-named
     redirect_uris: [{base}/portal/callback]
     secret: {SECRET}
 """
@@ -100,6 +114,7 @@ class Portal:
     verifier: str = field(default_factory=lambda: secrets.token_urlsafe(48))
     # More authorization parameters (acr_values, a scope in place of the usual).
     extra: dict[str, str] = field(default_factory=dict)
+    scope: str = "openid kvk mandate"
 
     @property
     def callback(self) -> str:
@@ -112,7 +127,7 @@ class Portal:
             "response_type": "code",
             "client_id": self.client_id,
             "redirect_uri": self.callback,
-            "scope": "openid kvk mandate",
+            "scope": self.scope,
             "state": self.state,
             "nonce": self.nonce,
             "code_challenge": challenge.decode(),
@@ -209,6 +224,24 @@ def test_ind_refuses_a_representative_of_a_company_that_is_no_recognised_sponsor
     assert "erkend referent" in page.text
     assert "register van erkende referenten" in page.text
     assert portal.answer(page)["error_description"].startswith("not_a_recognised_sponsor: ")
+
+
+def test_ind_shows_the_person_s_name_where_its_service_requests_it(base_url: str) -> None:
+    portal = Portal(base_url, "ind-named-portal", scope="openid kvk mandate profile")
+    claims = portal.claims(portal.sign_in(kvk="24444001", first_name="Jan", family_name="de Boer"))
+    assert (claims["given_name"], claims["family_name"], claims["kvk_number"]) == (
+        "Jan",
+        "de Boer",
+        "24444001",
+    )
+    assert "birthdate" not in claims  # not requested: the HM does not send it, nor is it released
+
+
+def test_ind_releases_no_name_for_a_service_that_did_not_request_it(base_url: str) -> None:
+    portal = Portal(base_url, "ind-portal", scope="openid kvk mandate profile")
+    claims = portal.claims(portal.sign_in(kvk="24444001", person="all"))
+    assert claims["kvk_number"] == "24444001"
+    assert not {"given_name", "family_name", "initials", "birthdate"} & set(claims)
 
 
 # --- Omgevingsloket OLO --------------------------------------------------------------------------------

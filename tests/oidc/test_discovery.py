@@ -66,7 +66,9 @@ def test_identifier_types_claims_and_scopes(document: dict) -> None:
         "acting_subject",
         "organisation",
         "department",
+        "profile",
     ]
+    assert {"given_name", "family_name", "initials", "birthdate"} <= set(document["claims_supported"])
 
 
 def test_the_levels_the_clients_services_offer_in_both_forms(document: dict) -> None:

@@ -83,6 +83,9 @@ def test_one_attribute_consuming_service_per_service_requesting_no_identifiers(
     names = " ".join(r.get("Name") for r in _all(sp, ".//md:RequestedAttribute"))
     for identifier in ("KvKnr", "RSIN", "BSN"):
         assert identifier not in names
+    # The person's attributes a service requests are the catalogue's to declare, never the metadata's.
+    assert any(service.catalogue.requested_attributes for service in registry.services)
+    assert "urn:etoegang:1.9:attribute:" not in names
 
 
 def test_one_key_descriptor_without_use_outside_a_rollover(settings: Settings, registry: Registry) -> None:

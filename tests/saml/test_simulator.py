@@ -37,6 +37,7 @@ from saml.simulator import (
     Mandate,
     MandateScope,
     ObsoleteLevel,
+    PersonRelease,
     ReceivedRequest,
     Recipient,
     Scenario,
@@ -196,13 +197,19 @@ def test_metadata_is_valid_against_the_saml_schema(hm: SimulatorHm) -> None:
     metadata_schema.assertValid(parse(hm.metadata(NOW)))
 
 
+@pytest.mark.parametrize("encrypt_ids", [True, False], ids=["encrypted", "plain"])
 def test_assertion_is_valid_against_the_saml_schema(
-    settings: SamlSettings, idp: IdentityProvider, hm: SimulatorHm, sp: ServiceProvider
+    settings: SamlSettings, idp: IdentityProvider, hm: SimulatorHm, sp: ServiceProvider, encrypt_ids: bool
 ) -> None:
     assertion_schema = schema("saml-schema-assertion-2.0.xsd")
     request = receive(settings, idp, hm, sp)
-    scenario = Scenario(mandate=Mandate.REPRESENTATIVE, establishment="000012345678", advice=True)
-    assertion = build_assertion(hm, sp, request, scenario, NOW)
+    scenario = Scenario(
+        mandate=Mandate.REPRESENTATIVE, establishment="000012345678", advice=True, person=PersonRelease.ALL
+    )
+    assertion = build_assertion(hm, sp, request, scenario, NOW, Shape(encrypt_ids=encrypt_ids))
+    # The person's attributes are there, plain or encrypted whole.
+    kinds = {etree.QName(a).localname for a in assertion.find("saml:AttributeStatement", NS)}
+    assert kinds == ({"Attribute", "EncryptedAttribute"} if encrypt_ids else {"Attribute"})
     signature.sign(assertion, hm.key)
     assertion_schema.assertValid(parse(etree.tostring(assertion)))
 
@@ -716,6 +723,8 @@ def test_scenario_from_params() -> None:
             binding=Binding.ARTIFACT,
         ),
         Scenario(level=ObsoleteLevel.LOA1, action=Action.CANCEL, mandate=Mandate.NONE, user="bert"),
+        Scenario(person=PersonRelease.ALL, first_name="Anne", family_name="", date_of_birth="19991231"),
+        Scenario(person=PersonRelease.NONE),
     ],
 )
 def test_scenario_params_round_trip(scenario: Scenario) -> None:
@@ -738,6 +747,9 @@ def test_scenario_params_round_trip(scenario: Scenario) -> None:
         ({"action": "logout"}, "action", ("login, cancel",)),
         ({"binding": "redirect"}, "binding", ("post or artifact",)),
         ({"user": ""}, "user", ("printable",)),
+        ({"person": "some"}, "person", ("requested, all, none",)),
+        ({"first_name": "x" * 65}, "first_name", ("at most 64",)),
+        ({"birthdate": "1980\t01-31"}, "birthdate", ("printable",)),
         ({"mandate": "representative", "intermediary": "12345678"}, "intermediary", ("must differ",)),
     ],
 )
