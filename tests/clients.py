@@ -56,7 +56,7 @@ services:
     name: {nl: Erkende referenten arbeid, en: Recognised sponsors for labour}
   - slug: ind-named
     uuid: 8b4d6f2a-1c3e-4a5b-9d7f-0e2c4a6b8d12
-    index: 20
+    index: 31
     minimum_loa: loa3
     requested_attributes:
       - {name: FirstName, purpose: {nl: Om u aan te spreken, en: To address you}}
