@@ -40,6 +40,7 @@ services:
     index: 4
     minimum_loa: loa2plus
     establishment: required
+    requested_attributes: [{name: Initials, purpose: {nl: Om u aan te spreken, en: To address you}}]
     name: {nl: Vestiging verplicht, en: Establishment required}
   - slug: ind-sponsors
     uuid: 7e3a5c1d-2b4f-4d6e-8a9c-0b1d2e3f4a06
