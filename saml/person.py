@@ -20,7 +20,7 @@ FIRST_NAME = "urn:etoegang:1.9:attribute:FirstName"
 FAMILY_NAME = "urn:etoegang:1.9:attribute:FamilyName"
 INITIALS = "urn:etoegang:1.9:attribute:Initials"
 DATE_OF_BIRTH = "urn:etoegang:1.9:attribute:DateOfBirth"
-# Longer than any name the population register holds (its family name field has 200 characters).
+# Far beyond any real name: a bound, not a rule of the register.
 _MAX_NAME = 200
 # xs:date, with the time zone it may carry, or the register's YYYYMMDD.
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?|(\d{4})(\d{2})(\d{2})")

@@ -40,6 +40,7 @@ services:
     index: 4
     minimum_loa: loa2plus
     establishment: required
+    requested_attributes: [{name: Initials, purpose: {nl: Om u aan te spreken, en: To address you}}]
     name: {nl: Vestiging verplicht, en: Establishment required}
   - slug: ind-sponsors
     uuid: 7e3a5c1d-2b4f-4d6e-8a9c-0b1d2e3f4a06
@@ -56,7 +57,7 @@ services:
     name: {nl: Erkende referenten arbeid, en: Recognised sponsors for labour}
   - slug: ind-named
     uuid: 8b4d6f2a-1c3e-4a5b-9d7f-0e2c4a6b8d12
-    index: 20
+    index: 31
     minimum_loa: loa3
     requested_attributes:
       - {name: FirstName, purpose: {nl: Om u aan te spreken, en: To address you}}

@@ -168,6 +168,14 @@ def test_several_establishments_the_user_picks_one(client: FlaskClient, kvk_call
     assert claims["kvk_number"] == SEVERAL
 
 
+def test_the_person_s_attributes_travel_through_the_picker(client: FlaskClient, kvk_calls: None) -> None:
+    portal = Portal(client, REQUIRED)
+    page = portal.sign_in("openid kvk profile", kvk=SEVERAL, initials="A.B.")
+    assert "A.B." not in page.get_data(as_text=True)
+    claims = claims_of(portal, answer_picker(client, page, "pick", establishment=SECOND))
+    assert (claims["initials"], establishment_of(claims)) == ("A.B.", (SECOND, "selected"))
+
+
 @pytest.mark.parametrize(
     ("ui_locales", "texts"),
     [

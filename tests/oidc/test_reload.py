@@ -156,12 +156,12 @@ def test_an_invalid_edit_is_logged_and_sign_ins_go_on(
 
 
 def test_metadata_and_test_login_list_a_new_service(app: Flask, client: FlaskClient) -> None:
-    assert set(service_names(client)) == {1, 2, 3, 4, 5, 6}
+    assert set(service_names(client)) == {1, 2, 3, 4, 5, 6, 31}
     flask(app, NEW_SERVICE)
     names = service_names(client)
-    assert names == {1: "IND Portaal Zakelijk", 2: "Omgevingsloket"} | dict.fromkeys((3, 4, 5, 6), ANY) | {
-        7: "Nieuw"
-    }
+    assert names == {1: "IND Portaal Zakelijk", 2: "Omgevingsloket"} | dict.fromkeys(
+        (3, 4, 5, 6, 31), ANY
+    ) | {7: "Nieuw"}
     assert "late-service" in client.get("/saml/test-login").get_data(as_text=True)
     # The simulator knows the service as the HM's catalogue would: it answers a request for it.
     (form,) = forms(client.get("/saml/test-login?service=late-service"))
