@@ -86,6 +86,10 @@ class Client:
     # ID token and userinfo encrypted to the client's key; None: not encrypted.
     id_token_encryption: Encryption | None = None
     userinfo_encryption: Encryption | None = None
+    # Where the client serves request objects by reference (RFC 9101 §5.2): only these are fetched.
+    request_uris: tuple[str, ...] = ()
+    # Every authorization request pushed first (RFC 9126 §6): /oidc/authorize takes only its request_uri.
+    require_pushed_authorization_requests: bool = False
 
     @property
     def public(self) -> bool:
@@ -145,11 +149,21 @@ class _Entry:
         service = str(self.get("service"))
         if service not in slugs:
             raise self.fail("service", f"names no configured service ({', '.join(sorted(slugs))})")
-        method = self.choice("token_endpoint_auth_method", AUTH_METHODS, "client_secret_basic")
+        profile = self.choice("claims_profile", CLAIMS_PROFILES, "broker-v1")
+        method = self.choice(
+            "token_endpoint_auth_method",
+            AUTH_METHODS,
+            "private_key_jwt" if profile == "nlgov-v1" else "client_secret_basic",
+        )
+        if profile == "nlgov-v1" and method.startswith("client_secret"):
+            # The NL GOV Assurance profile authenticates confidential clients with keys, never secrets.
+            raise self.fail(
+                "token_endpoint_auth_method",
+                f"{method} is for broker-v1 clients: a nlgov-v1 client uses private_key_jwt",
+            )
         scopes = tuple(self.get("scopes", list(SCOPES)))
         if "openid" not in scopes or not set(scopes) <= set(SCOPES):
             raise self.fail("scopes", f"must include openid and only these: {', '.join(SCOPES)}")
-        profile = self.choice("claims_profile", CLAIMS_PROFILES, "broker-v1")
         id_token_encryption = self.encryption("id_token")
         userinfo_encryption = self.encryption("userinfo")
         userinfo_alg = self.get("userinfo_signed_response_alg", None)
@@ -168,7 +182,7 @@ class _Entry:
             redirect_uris=self.redirect_uris(),
             token_endpoint_auth_method=method,
             secret=self.secret() if method.startswith("client_secret") else self.no("secret", method),
-            jwks=self.jwks(encrypts) if method == "private_key_jwt" or encrypts else self.no("jwks", method),
+            jwks=self.jwks(encrypts) if self.has_keys(method, encrypts) else self.no("jwks", method),
             scopes=scopes,
             id_token_signed_response_alg=self.choice("id_token_signed_response_alg", SIGNING_ALGS, "RS256"),
             # The NL GOV profile wants access tokens as JWTs: its claim set has them by default.
@@ -182,7 +196,30 @@ class _Entry:
             userinfo_signed_response_alg=userinfo_alg,
             id_token_encryption=id_token_encryption,
             userinfo_encryption=userinfo_encryption,
+            request_uris=self.request_uris(self.has_keys(method, encrypts)),
+            require_pushed_authorization_requests=self.flag("require_pushed_authorization_requests", False),
         )
+
+    def has_keys(self, method: str, encrypts: list[Encryption]) -> bool:
+        """Whether the entry's keys are read: needed for private_key_jwt and encryption, welcome
+        for signing request objects with whatever the client authenticates with."""
+        if method == "none" and not encrypts:
+            return False
+        return (
+            method == "private_key_jwt" or bool(encrypts) or "jwks" in self.entry or "jwks_file" in self.entry
+        )
+
+    def request_uris(self, keyed: bool) -> tuple[str, ...]:
+        uris = self.get("request_uris", [])
+        if not isinstance(uris, list):
+            raise self.fail("request_uris", "must be a list")
+        for uri in uris:
+            parts = urlsplit(str(uri))
+            if parts.scheme != "https" or not parts.netloc or parts.fragment:
+                raise self.fail("request_uris", f"has {uri!r}: use an absolute https:// URL without fragment")
+        if uris and not keyed:
+            raise self.fail("request_uris", "needs the client's jwks: request objects are signed")
+        return tuple(str(uri) for uri in uris)
 
     def encryption(self, of: str) -> Encryption | None:
         """`<of>_encrypted_response_alg` and `_enc`; None when the client asks for no encryption."""

@@ -2,8 +2,8 @@
 Assurance profile asks of it: served at /.well-known/openid-configuration and at
 /.well-known/oauth-authorization-server alike.
 
-Request objects are not supported yet, so the metadata announces no algorithms for them and says
-`request_parameter_supported: false`.
+Request objects (RFC 9101) are taken signed, by value, by reference to a URL the client registered,
+or pushed (RFC 9126); not encrypted: the broker publishes no key to encrypt to.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from broker.oidc.claims import SCOPE_CLAIMS
 from broker.oidc.introspection import Introspection, Revocation
 from broker.oidc.levels import EIDAS_URIS
 from broker.oidc.provider import Provider
+from broker.oidc.pushed import PushedAuthorization
+from broker.oidc.request_object import REQUEST_OBJECT_ALGS
 from config.clients import AUTH_METHODS, ENCRYPTION_ALGS, ENCRYPTION_ENCS, SIGNING_ALGS
 from saml.loa import LevelOfAssurance
 
@@ -32,6 +34,7 @@ def metadata(provider: Provider) -> dict[str, Any]:
         "jwks_uri": provider.endpoint("/oidc/jwks"),
         "introspection_endpoint": provider.endpoint("/oidc/introspect"),
         "revocation_endpoint": provider.endpoint("/oidc/revoke"),
+        "pushed_authorization_request_endpoint": provider.endpoint("/oidc/par"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],
@@ -49,6 +52,9 @@ def metadata(provider: Provider) -> dict[str, Any]:
         "introspection_endpoint_auth_signing_alg_values_supported": signing,
         "revocation_endpoint_auth_methods_supported": list(Revocation.CLIENT_AUTH_METHODS),
         "revocation_endpoint_auth_signing_alg_values_supported": signing,
+        "pushed_authorization_request_endpoint_auth_methods_supported": list(
+            PushedAuthorization.CLIENT_AUTH_METHODS
+        ),
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(SCOPE_CLAIMS),
         "claims_supported": sorted(_TOKEN_CLAIMS | _scope_claims() | profiles.claims_supported()),
@@ -56,8 +62,12 @@ def metadata(provider: Provider) -> dict[str, Any]:
         "acr_values_supported": [level.uri for level in LevelOfAssurance] + list(EIDAS_URIS),
         "ui_locales_supported": ["nl", "en"],
         "claims_parameter_supported": False,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
+        "request_parameter_supported": True,
+        "request_uri_parameter_supported": True,
+        "require_request_uri_registration": True,
+        "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGS),
+        # Per client (its require_pushed_authorization_requests): not for every one.
+        "require_pushed_authorization_requests": False,
         "authorization_response_iss_parameter_supported": True,
     }
 

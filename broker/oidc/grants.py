@@ -15,11 +15,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin
-from authlib.oidc.core.errors import (
-    RegistrationNotSupportedError,
-    RequestNotSupportedError,
-    RequestURINotSupportedError,
-)
+from authlib.oidc.core.errors import RegistrationNotSupportedError
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.grants.util import create_half_hash
 from joserfc import jwt
@@ -80,10 +76,9 @@ class StoredCode(AuthorizationCodeMixin):
         return None
 
 
-# Parameters discovery says we do not support, and the error each must get (Core §6.1, §6.2, §7.2.1).
+# Parameters discovery says we do not support, and the error each must get (Core §7.2.1); a
+# `request` or `request_uri` was resolved before the grant saw the request (broker.oidc.request_object).
 _UNSUPPORTED: dict[str, type[OAuth2Error]] = {
-    "request": RequestNotSupportedError,
-    "request_uri": RequestURINotSupportedError,
     "registration": RegistrationNotSupportedError,
 }
 
