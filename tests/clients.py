@@ -8,6 +8,7 @@ from pathlib import Path
 from joserfc.jwk import ECKey, RSAKey
 
 from config.clients import ClientSecret
+from tests.e2e.server import free_port
 
 # The private_key_jwt portal's key: generated per test run, only its public half is registered.
 PORTAL_KEY = RSAKey.generate_key(2048, {"kid": "portal-key-1"})
@@ -16,6 +17,10 @@ ENCRYPTION_KEY = RSAKey.generate_key(2048, {"kid": "portal-enc-rsa", "use": "enc
 EC_ENCRYPTION_KEY = ECKey.generate_key("P-256", {"kid": "portal-enc-ec", "use": "enc"})
 SECRET = "s3cret-for-the-test-portal-0123456789abcdef"
 REDIRECT = "https://portal.test/callback"
+# Where the request_uri portal serves its request objects (tests/oidc/test_request_object.py
+# serves them there over https, with a certificate of tests.pki's).
+REQUEST_URI_PORT = free_port()
+REQUEST_URI = f"https://127.0.0.1:{REQUEST_URI_PORT}/request.jwt"
 
 SERVICES = """
 services:
@@ -126,6 +131,26 @@ clients:
     id_token_encrypted_response_enc: A256GCM
     userinfo_signed_response_alg: ES256
     userinfo_encrypted_response_alg: ECDH-ES
+  - client_id: olo-request-uri
+    name: A portal serving its request objects by reference
+    service: omgevingsloket
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: private_key_jwt
+    jwks_file: portal-jwks.json
+    request_uris: [{REQUEST_URI}]
+  - client_id: nlgov-pushed
+    name: A portal that pushes every authorization request
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    jwks_file: nlgov-jwks.json
+    claims_profile: nlgov-v1
+    require_pushed_authorization_requests: true
+  - client_id: ind-signed
+    name: A portal with a secret that signs its request objects
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    secret: {SECRET}
+    jwks_file: portal-jwks.json
 """
 
 
