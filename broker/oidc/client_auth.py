@@ -43,12 +43,13 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
 
     def get_audiences(self) -> list[str]:
         # Core §9: the audience SHOULD be the token endpoint; the issuer is accepted too, and the
-        # introspection and revocation endpoints, which take the same assertions (each names us).
+        # introspection, revocation and PAR endpoints, which take the same assertions (each names us).
         return [
             self.provider.endpoint("/oidc/token"),
             self.provider.issuer,
             self.provider.endpoint("/oidc/introspect"),
             self.provider.endpoint("/oidc/revoke"),
+            self.provider.endpoint("/oidc/par"),
         ]
 
     def extract_assertion(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
