@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography import x509
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 
 from config.settings import ConfigError, Service
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "none")
 SIGNING_ALGS = ("RS256", "ES256")
 ACCESS_TOKEN_FORMATS = ("opaque", "jwt")
 # The claim sets a client can be released (README, "Claims"): a released set never changes, a
@@ -90,6 +91,10 @@ class Client:
     request_uris: tuple[str, ...] = ()
     # Every authorization request pushed first (RFC 9126 §6): /oidc/authorize takes only its request_uri.
     require_pushed_authorization_requests: bool = False
+    # tls_client_auth (RFC 8705 §2): the certificate's subject DN (RFC 4514), or its SHA-256
+    # thumbprint (hex); one of the two.
+    tls_client_auth_subject_dn: str | None = None
+    tls_client_certificate_sha256: str | None = None
 
     @property
     def public(self) -> bool:
@@ -198,7 +203,33 @@ class _Entry:
             userinfo_encryption=userinfo_encryption,
             request_uris=self.request_uris(self.has_keys(method, encrypts)),
             require_pushed_authorization_requests=self.flag("require_pushed_authorization_requests", False),
+            **self.tls_client_auth(method),
         )
+
+    def tls_client_auth(self, method: str) -> dict[str, str]:
+        """The certificate a tls_client_auth client presents: its subject DN or thumbprint."""
+        fields = ("tls_client_auth_subject_dn", "tls_client_certificate_sha256")
+        given = [name for name in fields if name in self.entry]
+        if method != "tls_client_auth":
+            if given:
+                raise self.fail(given[0], f"does not go with token_endpoint_auth_method {method}")
+            return {}
+        if len(given) != 1:
+            raise self.fail(
+                "tls_client_auth_subject_dn", "or tls_client_certificate_sha256: exactly one is needed"
+            )
+        (field,) = given
+        value = str(self.entry[field])
+        if field == "tls_client_certificate_sha256":
+            value = value.replace(":", "").lower()
+            if not re.fullmatch(r"[0-9a-f]{64}", value):
+                raise self.fail(field, "must be the certificate's SHA-256 in hex (64 digits)")
+        else:
+            try:
+                value = x509.Name.from_rfc4514_string(value).rfc4514_string()
+            except ValueError as exc:
+                raise self.fail(field, f"is not a distinguished name (RFC 4514): {exc}") from exc
+        return {field: value}
 
     def has_keys(self, method: str, encrypts: list[Encryption]) -> bool:
         """Whether the entry's keys are read: needed for private_key_jwt and encryption, welcome

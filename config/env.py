@@ -68,6 +68,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             subject_salt=_instance_secret(
                 env, "BROKER_SUBJECT_SALT", instance / "subject_salt", production
             ).encode("utf-8"),
+            tls_client_certificate_header=_header_name(env, "BROKER_TLS_CLIENT_CERT_HEADER"),
         ),
         config=ConfigFile(
             path=Path(env.get("BROKER_CONFIG", str(EXAMPLE_CONFIG))),
@@ -122,6 +123,16 @@ def _database_url(env: _Env, instance: Path, production: bool) -> str:
         # One file on one machine: no second instance, no failover, no backups while in use.
         raise ConfigError("BROKER_DATABASE_URL must name a PostgreSQL database in the production profile")
     return url
+
+
+def _header_name(env: _Env, name: str) -> str | None:
+    """An HTTP header's name (RFC 9110 §5.1 token characters), or None when unset."""
+    value = env.get(name, "")
+    if not value:
+        return None
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}", value):
+        raise ConfigError(f"{name} must name an HTTP header, not {value!r}")
+    return value
 
 
 def _issuer(env: _Env, base_url: str, production: bool) -> str:

@@ -184,6 +184,9 @@ class OidcSettings:
     authorization_lifetime: timedelta = timedelta(minutes=20)
     # How long a sign-in waits for the user to pick an establishment (or for KvK to come back).
     choice_lifetime: timedelta = timedelta(minutes=15)
+    # The request header in which the TLS-terminating proxy passes the client certificate it
+    # verified (URL-encoded PEM), for tls_client_auth (RFC 8705 §2); None: that method is off.
+    tls_client_certificate_header: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, RSAKey
 
 from config.clients import ClientSecret
@@ -60,6 +65,36 @@ services:
     sponsor_categories: [labour]
     name: {nl: Erkende referenten arbeid, en: Recognised sponsors for labour}
 """
+
+
+def client_certificate(common_name: str) -> tuple[x509.Certificate, str]:
+    """A self-signed client certificate for tls_client_auth, and its PEM (the proxy verified it)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "NL"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test portal"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+# The tls_client_auth portals' certificates: one registered by subject DN, one by thumbprint.
+MTLS_CERT, MTLS_PEM = client_certificate("nlgov-mtls.portal.test")
+PINNED_CERT, PINNED_PEM = client_certificate("pinned.portal.test")
+
 
 CLIENTS = f"""
 clients:
@@ -145,6 +180,20 @@ clients:
     jwks_file: nlgov-jwks.json
     claims_profile: nlgov-v1
     require_pushed_authorization_requests: true
+  - client_id: nlgov-mtls
+    name: A portal authenticating with its TLS client certificate, by subject
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: tls_client_auth
+    tls_client_auth_subject_dn: "{MTLS_CERT.subject.rfc4514_string()}"
+    claims_profile: nlgov-v1
+  - client_id: nlgov-pinned
+    name: A portal authenticating with its TLS client certificate, by thumbprint
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: tls_client_auth
+    tls_client_certificate_sha256: {PINNED_CERT.fingerprint(hashes.SHA256()).hex()}
+    claims_profile: nlgov-v1
   - client_id: ind-signed
     name: A portal with a secret that signs its request objects
     service: ind-portaal-zakelijk

@@ -8,10 +8,12 @@ or pushed (RFC 9126); not encrypted: the broker publishes no key to encrypt to.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from broker.oidc import profiles
 from broker.oidc.claims import SCOPE_CLAIMS
+from broker.oidc.client_auth import TlsClientAuth
 from broker.oidc.introspection import Introspection, Revocation
 from broker.oidc.levels import EIDAS_URIS
 from broker.oidc.provider import Provider
@@ -46,14 +48,16 @@ def metadata(provider: Provider) -> dict[str, Any]:
         "userinfo_signing_alg_values_supported": signing,
         "userinfo_encryption_alg_values_supported": list(ENCRYPTION_ALGS),
         "userinfo_encryption_enc_values_supported": list(ENCRYPTION_ENCS),
-        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_methods_supported": _methods(AUTH_METHODS, provider),
         "token_endpoint_auth_signing_alg_values_supported": signing,
-        "introspection_endpoint_auth_methods_supported": list(Introspection.CLIENT_AUTH_METHODS),
+        "introspection_endpoint_auth_methods_supported": _methods(
+            Introspection.CLIENT_AUTH_METHODS, provider
+        ),
         "introspection_endpoint_auth_signing_alg_values_supported": signing,
-        "revocation_endpoint_auth_methods_supported": list(Revocation.CLIENT_AUTH_METHODS),
+        "revocation_endpoint_auth_methods_supported": _methods(Revocation.CLIENT_AUTH_METHODS, provider),
         "revocation_endpoint_auth_signing_alg_values_supported": signing,
-        "pushed_authorization_request_endpoint_auth_methods_supported": list(
-            PushedAuthorization.CLIENT_AUTH_METHODS
+        "pushed_authorization_request_endpoint_auth_methods_supported": _methods(
+            PushedAuthorization.CLIENT_AUTH_METHODS, provider
         ),
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": list(SCOPE_CLAIMS),
@@ -69,7 +73,15 @@ def metadata(provider: Provider) -> dict[str, Any]:
         # Per client (its require_pushed_authorization_requests): not for every one.
         "require_pushed_authorization_requests": False,
         "authorization_response_iss_parameter_supported": True,
+        # A tls_client_auth client's tokens are plain bearer tokens, bound to no certificate.
+        "tls_client_certificate_bound_access_tokens": False,
     }
+
+
+def _methods(methods: Iterable[str], provider: Provider) -> list[str]:
+    """The client authentication methods, tls_client_auth only behind a proxy that passes certificates."""
+    off = set() if provider.settings.tls_client_certificate_header else {TlsClientAuth.CLIENT_AUTH_METHOD}
+    return [method for method in methods if method not in off]
 
 
 def _scope_claims() -> set[str]:

@@ -84,7 +84,13 @@ _UNSUPPORTED: dict[str, type[OAuth2Error]] = {
 
 
 class CodeGrant(AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]  # noqa: RUF012
+    TOKEN_ENDPOINT_AUTH_METHODS = [  # noqa: RUF012
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "tls_client_auth",
+        "none",
+    ]
     provider: Provider  # set by broker.oidc.server
 
     def generate_authorization_code(self) -> str:

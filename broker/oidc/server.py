@@ -14,7 +14,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Flask, Response, abort, request
 
 from broker.oidc.authorization import StoredAuthorizationRequest
-from broker.oidc.client_auth import PrivateKeyJwt, client_secret_basic
+from broker.oidc.client_auth import PrivateKeyJwt, TlsClientAuth, client_secret_basic
 from broker.oidc.grants import CodeGrant, OpenIdCode, S256CodeChallenge
 from broker.oidc.introspection import Introspection, Revocation
 from broker.oidc.provider import Provider
@@ -114,6 +114,9 @@ def authorization_server(app: Flask, provider: Provider) -> AuthorizationServer:
     server.register_token_generator("default", tokens)
     server.register_client_auth_method("client_secret_basic", client_secret_basic)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(provider))
+    server.register_client_auth_method(
+        TlsClientAuth.CLIENT_AUTH_METHOD, TlsClientAuth(provider.settings.tls_client_certificate_header)
+    )
     grant = type("ProviderCodeGrant", (CodeGrant,), {"provider": provider})
     server.register_grant(grant, [S256CodeChallenge(required=True), OpenIdCode(provider)])
     server.register_endpoint(Introspection(provider))
