@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import requests
+import urllib3
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc9101.errors import InvalidRequestObjectError, InvalidRequestUriError
@@ -57,16 +58,11 @@ class RequestObjects:
         goes back to the client only when the query names a redirect URI the client registered."""
         client_id = parameters.get("client_id")
         client = None if client_id is None else self.provider.client(client_id)
-        by_value, by_reference = parameters.get("request"), parameters.get("request_uri")
-        if client is None or (by_value is None and by_reference is None):
-            if client is not None and client.config.require_pushed_authorization_requests:
-                raise InvalidRequestError(
-                    "this client pushes its authorization requests to the PAR endpoint first",
-                    redirect_uri=_trusted_redirect(parameters, client),
-                )
-            # No request object: validated as it is (an unknown client is refused there).
+        if client is None:
+            # Validated as it is: authlib refuses an unknown client (or none) on an error page.
             return dict(parameters)
         redirect = _trusted_redirect(parameters, client)
+        by_value, by_reference = parameters.get("request"), parameters.get("request_uri")
         if by_value is not None and by_reference is not None:
             raise InvalidRequestError("request and request_uri cannot both be sent", redirect_uri=redirect)
         if by_reference is not None and by_reference.startswith(PUSHED_PREFIX):
@@ -78,8 +74,7 @@ class RequestObjects:
             )
         if by_reference is not None:
             by_value = fetched(by_reference, client, redirect)
-        assert by_value is not None
-        return self.by_value(by_value, client, redirect)
+        return dict(parameters) if by_value is None else self.by_value(by_value, client, redirect)
 
     def pushed(self, request_uri: str, client: OidcClient, redirect: str | None) -> dict[str, str]:
         """The parameters pushed under `request_uri`, taken for good: a second use finds nothing."""
@@ -196,7 +191,8 @@ def fetched(request_uri: str, client: OidcClient, redirect: str | None) -> str:
         )
     try:
         return fetch(request_uri)
-    except (requests.RequestException, ValueError) as error:
+    except (requests.RequestException, urllib3.exceptions.HTTPError, ValueError) as error:
+        # The body is read from urllib3 directly, so its errors arrive unwrapped.
         raise InvalidRequestUriError(
             description=f"the request object could not be fetched ({type(error).__name__})",
             redirect_uri=redirect,
@@ -208,12 +204,13 @@ def fetch(url: str) -> str:
     MAX_REQUEST_OBJECT_CHARS of ASCII within FETCH_TIMEOUT_SECONDS."""
     if not url.startswith("https://"):
         raise ValueError("a request_uri must be https")
+    # The whole answer within the timeout: one per read would let a trickle hold the sign-in.
     deadline = time.monotonic() + FETCH_TIMEOUT_SECONDS
     with requests.get(url, timeout=FETCH_TIMEOUT_SECONDS, allow_redirects=False, stream=True) as answer:
         if answer.status_code != 200:
             raise ValueError(f"status {answer.status_code}")
         body = b""
-        for chunk in answer.iter_content(4096):
+        while chunk := answer.raw.read1(MAX_REQUEST_OBJECT_CHARS + 1 - len(body), decode_content=True):
             body += chunk
             if len(body) > MAX_REQUEST_OBJECT_CHARS:
                 raise ValueError("the request object is too large")

@@ -237,6 +237,8 @@ class Served:
 
     def __init__(self) -> None:
         self.body, self.status, self.delay, self.location = "", 200, 0.0, ""
+        # Seconds between the body's bytes: a server that trickles its answer.
+        self.trickle = 0.0
         self.fetches = 0
 
 
@@ -252,12 +254,21 @@ def served(tls: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[S
         answer.fetches += 1
         time.sleep(answer.delay)
         headers = {"Location": answer.location} if answer.location else {}
-        return Response(answer.body, answer.status, headers, mimetype="application/oauth-authz-req+jwt")
+        body: Any = answer.body
+        if answer.trickle:
+            body = _trickled(answer.body, answer.trickle)
+        return Response(body, answer.status, headers, mimetype="application/oauth-authz-req+jwt")
 
     # The broker trusts the test CA as it would a public one (requests reads REQUESTS_CA_BUNDLE).
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_path))
     with _serving_tls(portal_site, context):
         yield answer
+
+
+def _trickled(body: str, pause: float) -> Iterator[bytes]:
+    for byte in body.encode():
+        time.sleep(pause)
+        yield bytes([byte])
 
 
 @contextmanager
@@ -317,6 +328,19 @@ def test_a_request_uri_that_answers_too_slowly_is_refused(
     served.body, served.delay = signed(request_claims(portal)), 1.0
     params = redirect_parameters(authorize(portal, request_uri=REQUEST_URI, redirect_uri=REDIRECT))
     assert params["error"] == "invalid_request_uri"
+
+
+def test_a_request_uri_that_trickles_its_answer_is_refused_in_time(
+    client: FlaskClient, served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(request_object, "FETCH_TIMEOUT_SECONDS", 0.5)
+    portal = Portal(client, "olo-request-uri", "private_key_jwt")
+    # Every byte well within the timeout, the whole answer far beyond it.
+    served.body, served.trickle = signed(request_claims(portal)), 0.1
+    started = time.monotonic()
+    params = redirect_parameters(authorize(portal, request_uri=REQUEST_URI, redirect_uri=REDIRECT))
+    assert params["error"] == "invalid_request_uri"
+    assert time.monotonic() - started < 3
 
 
 def test_a_request_uri_over_plain_http_is_never_fetched() -> None:
