@@ -43,6 +43,11 @@ class PushedAuthorization(Endpoint):
         client: OidcClient = self.server.authenticate_client(
             request, self.CLIENT_AUTH_METHODS, self.ENDPOINT_NAME
         )
+        if request.args:
+            raise InvalidRequestError("the PAR endpoint takes its parameters in the body only")
+        repeated = sorted(name for name, values in request.form.lists() if len(values) > 1)
+        if repeated:
+            raise InvalidRequestError(f"{repeated[0]} is sent more than once")
         form = {name: value for name, value in request.form.items() if name not in _AUTHENTICATION}
         if form.setdefault("client_id", client.get_client_id()) != client.get_client_id():
             raise InvalidRequestError("client_id is not the client that authenticated")

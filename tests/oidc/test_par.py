@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
+from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from tests.clients import REDIRECT, SECRET
@@ -146,6 +147,17 @@ def test_a_pushed_client_id_must_be_the_authenticated_clients(client: FlaskClien
     portal = Portal(client, "ind-portal")
     answer = push(portal, parameters(portal, client_id="ind-signed"))
     assert (answer.status_code, answer.get_json()["error"]) == (400, "invalid_request")
+
+
+def test_a_repeated_or_query_parameter_is_refused(client: FlaskClient) -> None:
+    portal = Portal(client, "ind-portal")
+    form, headers = authentication(portal)
+    fields = [*parameters(portal).items(), ("state", "another"), *form.items()]
+    answer = client.post("/oidc/par", data=MultiDict(fields), headers=headers)
+    assert (answer.status_code, answer.get_json()["error"]) == (400, "invalid_request")
+    assert "state" in answer.get_json()["error_description"]
+    query = client.post("/oidc/par?state=x", data=parameters(portal), headers=headers)
+    assert (query.status_code, query.get_json()["error"]) == (400, "invalid_request")
 
 
 def test_par_takes_post_only(client: FlaskClient) -> None:
