@@ -3,7 +3,7 @@ Assurance profile asks of it: served at /.well-known/openid-configuration and at
 /.well-known/oauth-authorization-server alike.
 
 Request objects (RFC 9101) are taken signed, by value, by reference to a URL the client registered,
-or pushed (RFC 9126); not encrypted: the broker publishes no key to encrypt to.
+or pushed (RFC 9126); encrypted too when the broker has a key for that (BROKER_OIDC_ENCRYPTION_KEY).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from broker.oidc import profiles
 from broker.oidc.claims import SCOPE_CLAIMS
 from broker.oidc.client_auth import TlsClientAuth
 from broker.oidc.introspection import Introspection, Revocation
+from broker.oidc.keys import REQUEST_OBJECT_ENCRYPTION_ALG, REQUEST_OBJECT_ENCRYPTION_ENC
 from broker.oidc.levels import EIDAS_URIS
 from broker.oidc.provider import Provider
 from broker.oidc.pushed import PushedAuthorization
@@ -70,11 +71,22 @@ def metadata(provider: Provider) -> dict[str, Any]:
         "request_uri_parameter_supported": True,
         "require_request_uri_registration": True,
         "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGS),
+        **_request_object_encryption(provider),
         # Per client (its require_pushed_authorization_requests): not for every one.
         "require_pushed_authorization_requests": False,
         "authorization_response_iss_parameter_supported": True,
         # A tls_client_auth client's tokens are plain bearer tokens, bound to no certificate.
         "tls_client_certificate_bound_access_tokens": False,
+    }
+
+
+def _request_object_encryption(provider: Provider) -> dict[str, list[str]]:
+    """What request objects may be encrypted with: nothing without the broker's encryption key."""
+    if provider.encryption_key is None:
+        return {}
+    return {
+        "request_object_encryption_alg_values_supported": [REQUEST_OBJECT_ENCRYPTION_ALG],
+        "request_object_encryption_enc_values_supported": [REQUEST_OBJECT_ENCRYPTION_ENC],
     }
 
 

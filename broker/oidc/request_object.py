@@ -21,7 +21,7 @@ import urllib3
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc9101.errors import InvalidRequestObjectError, InvalidRequestUriError
-from joserfc import jws, jwt
+from joserfc import jwe, jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.registry import JWS_HEADER_REGISTRY, check_registry_header
@@ -30,6 +30,7 @@ from broker import models
 from broker.extensions import db
 from broker.oidc.authorization import MAX_REQUEST_BYTES, PARAMETER_CAPS
 from broker.oidc.clients import OidcClient
+from broker.oidc.keys import REQUEST_OBJECT_ENCRYPTION_ALG, REQUEST_OBJECT_ENCRYPTION_ENC
 from broker.oidc.provider import Provider, digest
 
 REQUEST_OBJECT_ALGS = ("RS256", "PS256", "ES256")
@@ -124,8 +125,9 @@ class RequestObjects:
                 description=f"the request object is longer than {MAX_REQUEST_OBJECT_CHARS} characters",
                 redirect_uri=redirect,
             )
+        if token.count(".") == 4:
+            token = self.decrypted(token, redirect)
         if token.count(".") != 2:
-            # Five parts: a JWE. The broker publishes no key to encrypt to, so none is taken.
             raise InvalidRequestObjectError(
                 description="the request object must be a signed JWT (JWS compact serialization)",
                 redirect_uri=redirect,
@@ -151,6 +153,27 @@ class RequestObjects:
                 redirect_uri=redirect,
             ) from error
         return claims
+
+    def decrypted(self, token: str, redirect: str | None) -> str:
+        """The signed request object inside the JWE `token`, encrypted to the broker's key."""
+        key = self.provider.encryption_key
+        if key is None:
+            raise InvalidRequestObjectError(
+                description="request objects are taken signed, not encrypted: the broker has no key for that",
+                redirect_uri=redirect,
+            )
+        try:
+            algorithms = [REQUEST_OBJECT_ENCRYPTION_ALG, REQUEST_OBJECT_ENCRYPTION_ENC]
+            plaintext = jwe.decrypt_compact(token.encode("ascii"), key, algorithms=algorithms).plaintext
+            return (plaintext or b"").decode("ascii")
+        except (JoseError, ValueError, TypeError, LookupError) as error:
+            raise InvalidRequestObjectError(
+                description=(
+                    f"the request object cannot be decrypted ({REQUEST_OBJECT_ENCRYPTION_ALG}, "
+                    f"{REQUEST_OBJECT_ENCRYPTION_ENC}, to the broker's key with use enc)"
+                ),
+                redirect_uri=redirect,
+            ) from error
 
     def check_times(self, claims: Mapping[str, Any], refuse: Any) -> None:
         """exp, within MAX_LIFETIME of now; nbf and iat, when present, not in the future."""

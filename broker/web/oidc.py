@@ -58,7 +58,7 @@ def discovery() -> BaseResponse:
 
 @bp.get("/oidc/jwks")
 def jwks() -> BaseResponse:
-    answer = jsonify(runtime().provider.keys.jwks())
+    answer = jsonify(runtime().provider.jwks())
     answer.headers["Cache-Control"] = "public, max-age=3600"
     return answer
 

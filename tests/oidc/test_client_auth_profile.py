@@ -1,6 +1,7 @@
 """Client authentication under the NL GOV Assurance profile: nlgov-v1 clients authenticate with
 keys (private_key_jwt) or, behind a proxy that verifies client certificates, with their certificate
-(tls_client_auth, RFC 8705 §2); client secrets are for broker-v1 clients only."""
+(tls_client_auth, RFC 8705 §2); client secrets are for broker-v1 clients only. And the broker's
+settings for it: the proxy's header, the key request objects are encrypted to."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from joserfc.jwk import ECKey
 from werkzeug.test import TestResponse
 
+from config import load_settings
 from config.clients import load_clients
 from config.registry import Registry
 from config.settings import ConfigError
 from tests.clients import MTLS_PEM, PINNED_CERT, PINNED_PEM, REDIRECT, client_certificate
-from tests.conftest import MovableClock, migrated_app
+from tests.conftest import MovableClock, broker_environ, migrated_app
 from tests.oidc.portal import Portal, redirect_parameters
 
 HEADER = "X-Client-Cert"
@@ -212,3 +215,30 @@ def test_broker_v1_clients_keep_their_secrets(tmp_path: Path, registry: Registry
     for method in ("client_secret_basic", "client_secret_post"):
         client = load(tmp_path, registry, token_endpoint_auth_method=method, secret="x" * 32)
         assert (client.claims_profile, client.token_endpoint_auth_method) == ("broker-v1", method)
+
+
+# --- the broker's settings for it --------------------------------------------------------------------
+
+
+def test_the_proxy_header_setting_must_name_a_header(tmp_path: Path) -> None:
+    environ = broker_environ(tmp_path, BROKER_TLS_CLIENT_CERT_HEADER="X Client: Cert")
+    with pytest.raises(ConfigError, match="BROKER_TLS_CLIENT_CERT_HEADER must name an HTTP header"):
+        load_settings(environ)
+    named = load_settings(broker_environ(tmp_path, BROKER_TLS_CLIENT_CERT_HEADER="X-SSL-Client-Cert"))
+    assert named.oidc.tls_client_certificate_header == "X-SSL-Client-Cert"
+    assert load_settings(broker_environ(tmp_path)).oidc.tls_client_certificate_header is None
+
+
+def test_the_request_object_encryption_key_must_be_rsa(tmp_path: Path) -> None:
+    ec_key = tmp_path / "ec.pem"
+    ec_key.write_bytes(ECKey.generate_key("P-256").as_pem(private=True))
+    not_a_key = tmp_path / "text.pem"
+    not_a_key.write_text("no key here")
+    for path, message in (
+        (ec_key, "must hold an RSA key of 2048 bits or more"),
+        (not_a_key, "holds no unencrypted PEM private key"),
+        (tmp_path / "absent.pem", "is not a file"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(f"BROKER_OIDC_ENCRYPTION_KEY: {path}")) as refused:
+            load_settings(broker_environ(tmp_path, BROKER_OIDC_ENCRYPTION_KEY=str(path)))
+        assert message in str(refused.value)

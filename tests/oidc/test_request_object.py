@@ -4,6 +4,7 @@ protocol form, never answered with a 500."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -19,15 +20,15 @@ from urllib.parse import urlencode
 import pytest
 from flask import Flask, Response
 from flask.testing import FlaskClient
-from joserfc import jwt
+from joserfc import jwe, jwt
 from joserfc.jwk import ECKey, RSAKey
 from joserfc.util import json_b64encode
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from broker.oidc import request_object
-from tests.clients import PORTAL_KEY, REDIRECT, REQUEST_URI, REQUEST_URI_PORT
-from tests.conftest import TEST_BASE_URL
+from tests.clients import PORTAL_KEY, REDIRECT, REQUEST_URI, REQUEST_URI_PORT, SECRET
+from tests.conftest import TEST_BASE_URL, MovableClock, migrated_app
 from tests.oidc.portal import Portal, pkce, redirect_parameters
 from tests.pki import certificate_authority, server_certificate, server_context
 
@@ -346,3 +347,80 @@ def test_a_request_uri_that_trickles_its_answer_is_refused_in_time(
 def test_a_request_uri_over_plain_http_is_never_fetched() -> None:
     with pytest.raises(ValueError, match="https"):
         request_object.fetch(REQUEST_URI.replace("https:", "http:"))
+
+
+# --- encrypted request objects: to the broker's published encryption key ------------------------------
+
+
+@pytest.fixture(scope="module")
+def sealed_app(tmp_path_factory: pytest.TempPathFactory, clock: MovableClock) -> Flask:
+    """The broker with a key for encrypted request objects (BROKER_OIDC_ENCRYPTION_KEY)."""
+    folder = tmp_path_factory.mktemp("sealed")
+    key = folder / "request-objects.pem"
+    key.write_bytes(RSAKey.generate_key(2048).as_pem(private=True))
+    return migrated_app(folder / "instance", clock, BROKER_OIDC_ENCRYPTION_KEY=str(key))
+
+
+def published_encryption_key(client: FlaskClient) -> RSAKey:
+    """The broker's key to encrypt to, found in its JWKS as a portal's library finds it."""
+    (key,) = [key for key in client.get("/oidc/jwks").get_json()["keys"] if key.get("use") == "enc"]
+    assert key["alg"] == "RSA-OAEP-256"
+    return RSAKey.import_key(key)
+
+
+def sealed(token: str, key: RSAKey, alg: str = "RSA-OAEP-256", enc: str = "A256GCM") -> str:
+    header = {"alg": alg, "enc": enc, "cty": "JWT"} | ({"kid": key.kid} if key.kid else {})
+    return jwe.encrypt_compact(header, token, key, algorithms=[alg, enc])
+
+
+def test_without_an_encryption_key_none_is_published_nor_announced(client: FlaskClient) -> None:
+    assert all(key["use"] == "sig" for key in client.get("/oidc/jwks").get_json()["keys"])
+    document = client.get("/.well-known/openid-configuration").get_json()
+    assert "request_object_encryption_alg_values_supported" not in document
+
+
+def test_an_encrypted_request_object_signs_in(sealed_app: Flask) -> None:
+    client = sealed_app.test_client()
+    document = client.get("/.well-known/openid-configuration").get_json()
+    assert document["request_object_encryption_alg_values_supported"] == ["RSA-OAEP-256"]
+    assert document["request_object_encryption_enc_values_supported"] == ["A256GCM"]
+    portal = Portal(client, "olo-jwt", "private_key_jwt")
+    token = sealed(signed(request_claims(portal)), published_encryption_key(client))
+    signed_in(portal, authorize(portal, request=token))
+
+
+def test_an_encrypted_request_object_is_pushed_too(sealed_app: Flask) -> None:
+    client = sealed_app.test_client()
+    portal = Portal(client, "ind-signed")
+    token = sealed(signed(request_claims(portal)), published_encryption_key(client))
+    basic = base64.b64encode(f"ind-signed:{SECRET}".encode()).decode()
+    pushed = client.post("/oidc/par", data={"request": token}, headers={"Authorization": f"Basic {basic}"})
+    assert pushed.status_code == 201, pushed.get_json()
+    signed_in(portal, authorize(portal, request_uri=pushed.get_json()["request_uri"]))
+
+
+def test_a_bad_encrypted_request_object_is_refused(sealed_app: Flask) -> None:
+    client = sealed_app.test_client()
+    portal = Portal(client, "olo-jwt", "private_key_jwt")
+    claims = request_claims(portal)
+    key = published_encryption_key(client)
+    cases = {
+        # Encrypted, but not signed: encryption says nothing of who sent it.
+        "unsigned inside": sealed(_unsigned(claims), key),
+        "another key": sealed(signed(claims), RSAKey.generate_key(2048, {"kid": key.kid})),
+        "RSA-OAEP": sealed(signed(claims), key, alg="RSA-OAEP"),
+        "A128GCM": sealed(signed(claims), key, enc="A128GCM"),
+        "not a JWS inside": sealed("just text", key),
+        "encrypted twice": sealed(sealed(signed(claims), key), key),
+    }
+    for case, token in cases.items():
+        params = redirect_parameters(authorize(portal, request=token, redirect_uri=REDIRECT))
+        assert params["error"] == "invalid_request_object", case
+
+
+def test_an_encrypted_request_object_is_refused_without_the_key(client: FlaskClient) -> None:
+    portal = Portal(client, "olo-jwt", "private_key_jwt")
+    token = sealed(signed(request_claims(portal)), RSAKey.generate_key(2048))
+    params = redirect_parameters(authorize(portal, request=token, redirect_uri=REDIRECT))
+    assert params["error"] == "invalid_request_object"
+    assert "not encrypted" in params["error_description"]
