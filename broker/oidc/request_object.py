@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -175,7 +175,7 @@ class RequestObjects:
                 redirect_uri=redirect,
             ) from error
 
-    def check_times(self, claims: Mapping[str, Any], refuse: Any) -> None:
+    def check_times(self, claims: Mapping[str, Any], refuse: Callable[[str], OAuth2Error]) -> None:
         """exp, within MAX_LIFETIME of now; nbf and iat, when present, not in the future."""
         now = self.provider.clock().timestamp()
         exp = claims.get("exp")
