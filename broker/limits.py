@@ -4,8 +4,8 @@
   the view;
 - acs (/saml/acs): per address, before the view (only the stored request knows the client, and its
   sign-in was counted at authorize);
-- token (/oidc/token): per address and per client (the client authenticating: Basic, `client_id`,
-  or the assertion's `sub`), before the view;
+- token (/oidc/token, and /oidc/par, which authenticates clients alike): per address and per
+  client (the client authenticating: Basic, `client_id`, or the assertion's `sub`), before the view;
 - picker (/oidc/establishment): per address before the view, per client once the choice is read;
 - retry ("try again" there, which asks KvK again): per address and per client, in the view.
 
@@ -52,11 +52,12 @@ log = logging.getLogger("broker.limits")
 ADDRESS, CLIENT = "address", "client"
 _PREFIX = "eh-broker"
 # The endpoints each step's limits apply to (each endpoint counting on its own): the token step's
-# also to introspection and revocation, which a portal's server calls with the same authentication.
+# also to introspection, revocation and pushed authorization requests, which a portal's server
+# calls with the same authentication.
 _ENDPOINTS = {
     "authorize": ("oidc.authorize",),
     "acs": ("saml.acs",),
-    "token": ("oidc.token", "oidc.introspect", "oidc.revoke"),
+    "token": ("oidc.token", "oidc.introspect", "oidc.revoke", "oidc.pushed_authorization"),
     "picker": ("establishment.answer",),
 }
 # A client_assertion longer than this is not read for its subject (the endpoint refuses it anyway).

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography import x509
 from joserfc.errors import JoseError
 from joserfc.jwk import JWKRegistry
 
 from config.settings import ConfigError, Service
 
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth", "none")
 SIGNING_ALGS = ("RS256", "ES256")
 ACCESS_TOKEN_FORMATS = ("opaque", "jwt")
 # The claim sets a client can be released (README, "Claims"): a released set never changes, a
@@ -88,6 +89,14 @@ class Client:
     # ID token and userinfo encrypted to the client's key; None: not encrypted.
     id_token_encryption: Encryption | None = None
     userinfo_encryption: Encryption | None = None
+    # Where the client serves request objects by reference (RFC 9101 §5.2): only these are fetched.
+    request_uris: tuple[str, ...] = ()
+    # Every authorization request pushed first (RFC 9126 §6): /oidc/authorize takes only its request_uri.
+    require_pushed_authorization_requests: bool = False
+    # tls_client_auth (RFC 8705 §2): the certificate's subject DN (RFC 4514), or its SHA-256
+    # thumbprint (hex); one of the two.
+    tls_client_auth_subject_dn: str | None = None
+    tls_client_certificate_sha256: str | None = None
 
     @property
     def public(self) -> bool:
@@ -145,11 +154,21 @@ class _Entry:
         if not _CLIENT_ID.match(client_id):
             raise self.fail("client_id", "must be 1-64 letters, digits, '.', '_' or '-'")
         services = self.services(slugs)
-        method = self.choice("token_endpoint_auth_method", AUTH_METHODS, "client_secret_basic")
+        profile = self.choice("claims_profile", CLAIMS_PROFILES, "broker-v1")
+        method = self.choice(
+            "token_endpoint_auth_method",
+            AUTH_METHODS,
+            "private_key_jwt" if profile == "nlgov-v1" else "client_secret_basic",
+        )
+        if profile == "nlgov-v1" and method.startswith("client_secret"):
+            # The NL GOV Assurance profile authenticates confidential clients with keys, never secrets.
+            raise self.fail(
+                "token_endpoint_auth_method",
+                f"{method} is for broker-v1 clients: a nlgov-v1 client uses private_key_jwt",
+            )
         scopes = tuple(self.get("scopes", list(SCOPES)))
         if "openid" not in scopes or not set(scopes) <= set(SCOPES):
             raise self.fail("scopes", f"must include openid and only these: {', '.join(SCOPES)}")
-        profile = self.choice("claims_profile", CLAIMS_PROFILES, "broker-v1")
         id_token_encryption = self.encryption("id_token")
         userinfo_encryption = self.encryption("userinfo")
         userinfo_alg = self.get("userinfo_signed_response_alg", None)
@@ -168,7 +187,7 @@ class _Entry:
             redirect_uris=self.redirect_uris(),
             token_endpoint_auth_method=method,
             secret=self.secret() if method.startswith("client_secret") else self.no("secret", method),
-            jwks=self.jwks(encrypts) if method == "private_key_jwt" or encrypts else self.no("jwks", method),
+            jwks=self.jwks(encrypts) if self.has_keys(method, encrypts) else self.no("jwks", method),
             scopes=scopes,
             id_token_signed_response_alg=self.choice("id_token_signed_response_alg", SIGNING_ALGS, "RS256"),
             # The NL GOV profile wants access tokens as JWTs: its claim set has them by default.
@@ -182,6 +201,9 @@ class _Entry:
             userinfo_signed_response_alg=userinfo_alg,
             id_token_encryption=id_token_encryption,
             userinfo_encryption=userinfo_encryption,
+            request_uris=self.request_uris(self.has_keys(method, encrypts)),
+            require_pushed_authorization_requests=self.flag("require_pushed_authorization_requests", False),
+            **self.tls_client_auth(method),
         )
 
     def services(self, slugs: set[str]) -> tuple[str, ...]:
@@ -202,6 +224,52 @@ class _Entry:
         if repeated:
             raise self.fail(field, f"names {', '.join(repeated)} more than once")
         return tuple(named)
+
+    def tls_client_auth(self, method: str) -> dict[str, str]:
+        """The certificate a tls_client_auth client presents: its subject DN or thumbprint."""
+        fields = ("tls_client_auth_subject_dn", "tls_client_certificate_sha256")
+        given = [name for name in fields if name in self.entry]
+        if method != "tls_client_auth":
+            if given:
+                raise self.fail(given[0], f"does not go with token_endpoint_auth_method {method}")
+            return {}
+        if len(given) != 1:
+            raise self.fail(
+                "tls_client_auth_subject_dn", "or tls_client_certificate_sha256: exactly one is needed"
+            )
+        (field,) = given
+        value = str(self.entry[field])
+        if field == "tls_client_certificate_sha256":
+            value = value.replace(":", "").lower()
+            if not re.fullmatch(r"[0-9a-f]{64}", value):
+                raise self.fail(field, "must be the certificate's SHA-256 in hex (64 digits)")
+        else:
+            try:
+                value = x509.Name.from_rfc4514_string(value).rfc4514_string()
+            except ValueError as exc:
+                raise self.fail(field, f"is not a distinguished name (RFC 4514): {exc}") from exc
+        return {field: value}
+
+    def has_keys(self, method: str, encrypts: list[Encryption]) -> bool:
+        """Whether the entry's keys are read: needed for private_key_jwt and encryption, welcome
+        for signing request objects with whatever the client authenticates with."""
+        if method == "none" and not encrypts:
+            return False
+        return (
+            method == "private_key_jwt" or bool(encrypts) or "jwks" in self.entry or "jwks_file" in self.entry
+        )
+
+    def request_uris(self, keyed: bool) -> tuple[str, ...]:
+        uris = self.get("request_uris", [])
+        if not isinstance(uris, list):
+            raise self.fail("request_uris", "must be a list")
+        for uri in uris:
+            parts = urlsplit(str(uri))
+            if parts.scheme != "https" or not parts.netloc or parts.fragment:
+                raise self.fail("request_uris", f"has {uri!r}: use an absolute https:// URL without fragment")
+        if uris and not keyed:
+            raise self.fail("request_uris", "needs the client's jwks: request objects are signed")
+        return tuple(str(uri) for uri in uris)
 
     def encryption(self, of: str) -> Encryption | None:
         """`<of>_encrypted_response_alg` and `_enc`; None when the client asks for no encryption."""

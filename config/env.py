@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from limits import parse_many
 
 from config.catalogue_entry import CATALOGUE_ENVIRONMENTS
@@ -68,6 +70,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             subject_salt=_instance_secret(
                 env, "BROKER_SUBJECT_SALT", instance / "subject_salt", production
             ).encode("utf-8"),
+            tls_client_certificate_header=_header_name(env, "BROKER_TLS_CLIENT_CERT_HEADER"),
+            request_object_encryption_key=_rsa_key(env, "BROKER_OIDC_ENCRYPTION_KEY"),
         ),
         config=ConfigFile(
             path=Path(env.get("BROKER_CONFIG", str(EXAMPLE_CONFIG))),
@@ -122,6 +126,31 @@ def _database_url(env: _Env, instance: Path, production: bool) -> str:
         # One file on one machine: no second instance, no failover, no backups while in use.
         raise ConfigError("BROKER_DATABASE_URL must name a PostgreSQL database in the production profile")
     return url
+
+
+def _rsa_key(env: _Env, name: str) -> bytes | None:
+    """The RSA private key (PEM, 2048 bits or more) in the file `name` names; None when unset."""
+    path = _optional_file(env, name)
+    if path is None:
+        return None
+    pem = path.read_bytes()
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{name}: {path} holds no unencrypted PEM private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
+        raise ConfigError(f"{name}: {path} must hold an RSA key of 2048 bits or more")
+    return pem
+
+
+def _header_name(env: _Env, name: str) -> str | None:
+    """An HTTP header's name (RFC 9110 §5.1 token characters), or None when unset."""
+    value = env.get(name, "")
+    if not value:
+        return None
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}", value):
+        raise ConfigError(f"{name} must name an HTTP header, not {value!r}")
+    return value
 
 
 def _issuer(env: _Env, base_url: str, production: bool) -> str:

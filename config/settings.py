@@ -184,6 +184,12 @@ class OidcSettings:
     authorization_lifetime: timedelta = timedelta(minutes=20)
     # How long a sign-in waits for the user to pick an establishment (or for KvK to come back).
     choice_lifetime: timedelta = timedelta(minutes=15)
+    # The request header in which the TLS-terminating proxy passes the client certificate it
+    # verified (URL-encoded PEM), for tls_client_auth (RFC 8705 §2); None: that method is off.
+    tls_client_certificate_header: str | None = None
+    # An RSA private key (PEM) clients encrypt request objects to (RSA-OAEP-256, A256GCM),
+    # published in the JWKS with `use: enc`; None: request objects are taken signed only.
+    request_object_encryption_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

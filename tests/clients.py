@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from joserfc.jwk import ECKey, RSAKey
 
 from config.clients import ClientSecret
+from tests.e2e.server import free_port
 
 # The private_key_jwt portal's key: generated per test run, only its public half is registered.
 PORTAL_KEY = RSAKey.generate_key(2048, {"kid": "portal-key-1"})
@@ -16,6 +22,10 @@ ENCRYPTION_KEY = RSAKey.generate_key(2048, {"kid": "portal-enc-rsa", "use": "enc
 EC_ENCRYPTION_KEY = ECKey.generate_key("P-256", {"kid": "portal-enc-ec", "use": "enc"})
 SECRET = "s3cret-for-the-test-portal-0123456789abcdef"
 REDIRECT = "https://portal.test/callback"
+# Where the request_uri portal serves its request objects (tests/oidc/test_request_object.py
+# serves them there over https, with a certificate of tests.pki's).
+REQUEST_URI_PORT = free_port()
+REQUEST_URI = f"https://127.0.0.1:{REQUEST_URI_PORT}/request.jwt"
 
 SERVICES = """
 services:
@@ -65,6 +75,36 @@ services:
       - {name: DateOfBirth, purpose: {nl: Om u te herkennen in uw dossier, en: To find you in your file}}
     name: {nl: IND Portaal Zakelijk op naam, en: IND business portal by name}
 """
+
+
+def client_certificate(common_name: str) -> tuple[x509.Certificate, str]:
+    """A self-signed client certificate for tls_client_auth, and its PEM (the proxy verified it)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "NL"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test portal"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return certificate, certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+# The tls_client_auth portals' certificates: one registered by subject DN, one by thumbprint.
+MTLS_CERT, MTLS_PEM = client_certificate("nlgov-mtls.portal.test")
+PINNED_CERT, PINNED_PEM = client_certificate("pinned.portal.test")
+
 
 CLIENTS = f"""
 clients:
@@ -153,6 +193,40 @@ clients:
     token_endpoint_auth_method: private_key_jwt
     jwks_file: nlgov-jwks.json
     claims_profile: nlgov-v1
+  - client_id: olo-request-uri
+    name: A portal serving its request objects by reference
+    service: omgevingsloket
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: private_key_jwt
+    jwks_file: portal-jwks.json
+    request_uris: [{REQUEST_URI}]
+  - client_id: nlgov-pushed
+    name: A portal that pushes every authorization request
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    jwks_file: nlgov-jwks.json
+    claims_profile: nlgov-v1
+    require_pushed_authorization_requests: true
+  - client_id: nlgov-mtls
+    name: A portal authenticating with its TLS client certificate, by subject
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: tls_client_auth
+    tls_client_auth_subject_dn: "{MTLS_CERT.subject.rfc4514_string()}"
+    claims_profile: nlgov-v1
+  - client_id: nlgov-pinned
+    name: A portal authenticating with its TLS client certificate, by thumbprint
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    token_endpoint_auth_method: tls_client_auth
+    tls_client_certificate_sha256: {PINNED_CERT.fingerprint(hashes.SHA256()).hex()}
+    claims_profile: nlgov-v1
+  - client_id: ind-signed
+    name: A portal with a secret that signs its request objects
+    service: ind-portaal-zakelijk
+    redirect_uris: [{REDIRECT}]
+    secret: {SECRET}
+    jwks_file: portal-jwks.json
 """
 
 

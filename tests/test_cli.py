@@ -116,7 +116,7 @@ def test_list_clients_and_services(cli_app: Flask) -> None:
     assert "establishment-required\t4\tloa2plus\trequired\tcustom\t" in listed
     assert invoke(cli_app, "services", "check") == (
         0,
-        f"{config_file(cli_app)}: 7 services, 15 clients, valid\n",
+        f"{config_file(cli_app)}: 7 services, 20 clients, valid\n",
     )
 
 

@@ -1,15 +1,16 @@
 """Hostile and odd input at every endpoint a browser, a portal or an HM reaches: never a 500.
 
 Property tests (Hypothesis) throw structured-but-wrong input at the ACS (HTTP-POST and
-HTTP-Artifact, and a hostile HM that signs what it sends), /oidc/authorize, /oidc/token,
-/oidc/userinfo and the establishment picker. No answer may be a 5xx (but the deliberate 502 and
-503), and the app must log no record at ERROR with a traceback (the catch-all's `unexpected
-error`). `--hypothesis-show-statistics` shows what the answers were (status and error code).
+HTTP-Artifact, and a hostile HM that signs what it sends), /oidc/authorize (with request objects
+too), /oidc/token, /oidc/par, /oidc/userinfo and the establishment picker. No answer may be a
+5xx (but the deliberate 502 and 503), and the app must log no record at ERROR with a traceback
+(the catch-all's `unexpected error`). `--hypothesis-show-statistics` shows what the answers were
+(status and error code).
 
 The "ci" profile, the default, runs 200 examples per test, derandomized and with no example
 database, so a run repeats exactly (about two minutes in all). For a long run (5000 per test, new
 ones every time, a failure printed with the blob to reproduce it), one endpoint at a time with
-`-k acs_post`, `acs_artifact`, `authorize`, `test_token`, `userinfo` or `establishment`:
+`-k acs_post`, `acs_artifact`, `authorize`, `test_token`, `par`, `userinfo` or `establishment`:
 
     HYPOTHESIS_PROFILE=long .venv/bin/pytest -p no:cacheprovider tests/test_hostile_input.py -k test_token
 """
@@ -914,6 +915,91 @@ def test_token_takes_any_client_assertion(
     fields.add("client_assertion_type", assertion_type)
     fields.add("client_assertion", jwt)
     answered(client.post("/oidc/token", data=fields))
+
+
+# --- request objects and /oidc/par --------------------------------------------------------------------
+
+REQUEST_OBJECT_CLAIMS = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "iss": st.one_of(st.just("olo-jwt"), JSON),
+            "aud": st.one_of(st.just(TEST_BASE_URL), st.just([TEST_BASE_URL, "x"]), JSON),
+            "exp": TIMES,
+            "iat": TIMES,
+            "nbf": TIMES,
+            "client_id": st.one_of(st.just("olo-jwt"), JSON),
+            "request": JSON,
+            "request_uri": JSON,
+            **{name: st.one_of(AUTHORIZE_VALUES, JSON) for name in VALID_AUTHORIZE if name != "client_id"},
+        },
+    ),
+    JSON,
+)
+
+
+@st.composite
+def request_objects(draw: st.DrawFn) -> str:
+    """A request object from olo-jwt, or what poses as one: any header and claims, signed with the
+    portal's key, or not."""
+    header, claims = draw(JOSE_HEADERS), draw(REQUEST_OBJECT_CLAIMS)
+    how = draw(st.sampled_from(["signed", "signed", "signed", "garbage", "five", "odd"]))
+    if how == "signed":
+        return signed(header, claims)
+    head, body = b64url(json.dumps(header).encode()), b64url(json.dumps(claims).encode())
+    if how == "garbage":
+        return f"{head}.{body}.{b64url(draw(st.binary(max_size=300)))}"
+    return f"{head}.{body}.{body}.{body}.{head}" if how == "five" else draw(ODD)
+
+
+@PROFILE
+@given(
+    request_object=request_objects(),
+    changed=pairs(AUTHORIZE_NAMES, AUTHORIZE_VALUES, most=3),
+    method=st.sampled_from(["GET", "POST"]),
+)
+@example(request_object=signed(RS256, {"exp": 10**400}), changed=[], method="GET")
+@example(
+    request_object=signed(RS256, {"iss": "olo-jwt", "aud": TEST_BASE_URL, "exp": 1e300}),
+    changed=[],
+    method="GET",
+)
+def test_authorize_takes_any_request_object(
+    client: FlaskClient,
+    answered: Callable[[TestResponse], TestResponse],
+    request_object: str,
+    changed: list[tuple[str, str]],
+    method: str,
+) -> None:
+    query = urlencode(
+        [("client_id", "olo-jwt"), ("redirect_uri", REDIRECT), ("request", request_object), *changed]
+    )
+    if method == "GET":
+        answered(client.get(f"/oidc/authorize?{query}"))
+    else:
+        answered(client.post("/oidc/authorize", data=query, content_type="application/x-www-form-urlencoded"))
+
+
+@PROFILE
+@given(
+    dropped=st.sets(st.sampled_from(list(VALID_AUTHORIZE))),
+    changed=pairs(AUTHORIZE_NAMES, AUTHORIZE_VALUES, most=4),
+    request_object=st.one_of(st.none(), request_objects()),
+    authorization=AUTHORIZATIONS,
+)
+def test_par_takes_any_request(
+    client: FlaskClient,
+    answered: Callable[[TestResponse], TestResponse],
+    dropped: set[str],
+    changed: list[tuple[str, str]],
+    request_object: str | None,
+    authorization: str | None,
+) -> None:
+    fields = MultiDict([*((n, v) for n, v in VALID_AUTHORIZE.items() if n not in dropped), *changed])
+    if request_object is not None:
+        fields.add("request", request_object)
+    headers = {} if authorization is None else {"Authorization": authorization}
+    answered(client.post("/oidc/par", data=fields, headers=headers))
 
 
 # --- /oidc/userinfo ------------------------------------------------------------------------------------

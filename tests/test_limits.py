@@ -159,6 +159,17 @@ def test_introspection_and_revocation_have_the_token_endpoints_limits(
     assert answer.get_json()["error"] == "slow_down"
 
 
+def test_pushed_authorization_requests_have_the_token_endpoints_limits(limited: Callable[..., Flask]) -> None:
+    app = limited(TOKEN_CLIENT="1/minute")
+    portal = browser(app)
+    headers = {"Authorization": _basic("ind-portal")}
+    # Refused for what it pushes (no redirect_uri), counted all the same: the client authenticated.
+    assert portal.post("/oidc/par", data={"response_type": "code"}, headers=headers).status_code == 400
+    answer = portal.post("/oidc/par", data={"response_type": "code"}, headers=headers)
+    assert answer.status_code == 429
+    assert answer.get_json()["error"] == "slow_down"
+
+
 def test_the_token_endpoint_counts_a_private_key_jwt_client_by_its_assertion(
     limited: Callable[..., Flask],
 ) -> None:

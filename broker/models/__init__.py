@@ -58,6 +58,7 @@ from broker.models.oidc import (
     take_authorization,
 )
 from broker.models.purge import purge_expired
+from broker.models.pushed import PushedAuthorization, add_pushed, take_pushed
 from broker.models.saml import (
     OpenRequest,
     SamlRequest,
@@ -101,6 +102,7 @@ __all__ = [
     "Origin",
     "PendingAuthorization",
     "PendingChoice",
+    "PushedAuthorization",
     "RecognisedSponsor",
     "RecordedMandate",
     "Replaced",
@@ -117,6 +119,7 @@ __all__ = [
     "add_group",
     "add_mandate",
     "add_member",
+    "add_pushed",
     "add_request",
     "add_sponsor",
     "add_token",
@@ -156,4 +159,5 @@ __all__ = [
     "take_artifact",
     "take_authorization",
     "take_choice",
+    "take_pushed",
 ]

@@ -11,6 +11,7 @@ from broker.extensions import db
 from broker.models.establishment import PendingChoice
 from broker.models.kvk import KvkAnswer
 from broker.models.oidc import AuthorizationCode, IssuedToken, PendingAuthorization, UsedClientAssertion
+from broker.models.pushed import PushedAuthorization
 from broker.models.saml import SamlRequest, SeenAssertion, SimulatorArtifact
 
 
@@ -28,6 +29,7 @@ def purge_expired(now: datetime) -> int:
         delete(AuthorizationCode).where(AuthorizationCode.expires_at < now),
         delete(IssuedToken).where(IssuedToken.expires_at < now),
         delete(UsedClientAssertion).where(UsedClientAssertion.expires_at < now),
+        delete(PushedAuthorization).where(PushedAuthorization.expires_at < now),
         delete(KvkAnswer).where(KvkAnswer.expires_at < now),
         delete(PendingChoice).where(PendingChoice.expires_at < now),
     ):
@@ -55,6 +57,7 @@ def _expired(now: datetime) -> list[tuple[Table, ColumnElement[bool]]]:
                 AuthorizationCode,
                 IssuedToken,
                 UsedClientAssertion,
+                PushedAuthorization,
                 KvkAnswer,
                 PendingChoice,
             )

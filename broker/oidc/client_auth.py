@@ -1,16 +1,21 @@
 """Client authentication at the token endpoint: private_key_jwt (OpenID Connect Core §9, RFC 7523),
-with one use per jti and a short lifetime, and client_secret_basic strict about its header."""
+with one use per jti and a short lifetime; tls_client_auth (RFC 8705) behind a proxy that verifies
+client certificates; and client_secret_basic strict about its header."""
 
 from __future__ import annotations
 
 import base64
+import hmac
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Request
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.registry import JWS_HEADER_REGISTRY, check_registry_header
@@ -43,12 +48,13 @@ class PrivateKeyJwt(JWTBearerClientAssertion):
 
     def get_audiences(self) -> list[str]:
         # Core §9: the audience SHOULD be the token endpoint; the issuer is accepted too, and the
-        # introspection and revocation endpoints, which take the same assertions (each names us).
+        # introspection, revocation and PAR endpoints, which take the same assertions (each names us).
         return [
             self.provider.endpoint("/oidc/token"),
             self.provider.issuer,
             self.provider.endpoint("/oidc/introspect"),
             self.provider.endpoint("/oidc/revoke"),
+            self.provider.endpoint("/oidc/par"),
         ]
 
     def extract_assertion(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -133,3 +139,43 @@ def _readable(credentials: list[str]) -> bool:
         return bool(credentials) and bool(base64.b64decode(credentials[0], validate=True).decode("utf-8"))
     except ValueError:  # not ASCII, not base64 (binascii.Error), or not UTF-8 (UnicodeDecodeError)
         return False
+
+
+class TlsClientAuth:
+    """tls_client_auth (RFC 8705 §2): the client certificate the TLS-terminating proxy verified,
+    passed URL-encoded (PEM) in the header `OidcSettings.tls_client_certificate_header` names,
+    matched to the subject DN or SHA-256 thumbprint the client registered. Off unless that header
+    is configured: the proxy must set it on every request, and drop any the client sent."""
+
+    CLIENT_AUTH_METHOD = "tls_client_auth"
+
+    def __init__(self, header: str | None) -> None:
+        self.header = header
+
+    def __call__(self, query_client: Any, request: OAuth2Request) -> OidcClient | None:
+        client_id = request.form.get("client_id")
+        client: OidcClient | None = query_client(client_id) if client_id else None
+        if (
+            self.header is None
+            or client is None
+            or client.config.token_endpoint_auth_method != self.CLIENT_AUTH_METHOD
+        ):
+            return None
+        presented = request.headers.get(self.header)
+        if not presented:
+            raise InvalidClientError(description="no client certificate was presented")
+        try:
+            certificate = x509.load_pem_x509_certificate(unquote(presented).encode("ascii"))
+        except ValueError as error:  # not ASCII, not PEM, not a certificate
+            raise InvalidClientError(description="the client certificate cannot be read") from error
+        registered = client.config
+        if registered.tls_client_certificate_sha256 is not None:
+            thumbprint = certificate.fingerprint(hashes.SHA256()).hex()
+            matches = hmac.compare_digest(thumbprint, registered.tls_client_certificate_sha256)
+        else:
+            matches = certificate.subject.rfc4514_string() == registered.tls_client_auth_subject_dn
+        if not matches:
+            raise InvalidClientError(
+                description="the client certificate is not the one the client registered"
+            )
+        return client

@@ -7,7 +7,7 @@ from authlib.oauth2.rfc6749 import ClientMixin, scope_to_list
 from config.clients import Client
 from config.settings import Service
 
-_AUTHENTICATED_ENDPOINTS = frozenset({"token", "introspection", "revocation"})
+_AUTHENTICATED_ENDPOINTS = frozenset({"token", "introspection", "revocation", "pushed_authorization"})
 
 
 class OidcClient(ClientMixin):

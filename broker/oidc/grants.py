@@ -15,11 +15,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, OAuth
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin
-from authlib.oidc.core.errors import (
-    RegistrationNotSupportedError,
-    RequestNotSupportedError,
-    RequestURINotSupportedError,
-)
+from authlib.oidc.core.errors import RegistrationNotSupportedError
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.grants.util import create_half_hash
 from joserfc import jwt
@@ -82,16 +78,21 @@ class StoredCode(AuthorizationCodeMixin):
         return None
 
 
-# Parameters discovery says we do not support, and the error each must get (Core §6.1, §6.2, §7.2.1).
+# Parameters discovery says we do not support, and the error each must get (Core §7.2.1); a
+# `request` or `request_uri` was resolved before the grant saw the request (broker.oidc.request_object).
 _UNSUPPORTED: dict[str, type[OAuth2Error]] = {
-    "request": RequestNotSupportedError,
-    "request_uri": RequestURINotSupportedError,
     "registration": RegistrationNotSupportedError,
 }
 
 
 class CodeGrant(AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]  # noqa: RUF012
+    TOKEN_ENDPOINT_AUTH_METHODS = [  # noqa: RUF012
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+        "tls_client_auth",
+        "none",
+    ]
     provider: Provider  # set by broker.oidc.server
     # The service the request is for, once `validate_authorization_request` has chosen it.
     service: Service

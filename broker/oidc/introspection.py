@@ -23,7 +23,7 @@ from broker.oidc.levels import acr_claim
 from broker.oidc.provider import Provider, digest
 from broker.oidc.tokens import Token, TokenValidator
 
-CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth"]
 
 
 def check_token_parameter(request: OAuth2Request) -> None:

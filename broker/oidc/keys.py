@@ -50,6 +50,18 @@ class KeySet:
         return {"keys": [key.as_dict(private=False) for key in self._current().published]}
 
 
+# What clients encrypt request objects with, to the broker's encryption key.
+REQUEST_OBJECT_ENCRYPTION_ALG, REQUEST_OBJECT_ENCRYPTION_ENC = "RSA-OAEP-256", "A256GCM"
+
+
+def encryption_key(pem: bytes | None) -> RSAKey | None:
+    """The broker's key for encrypted request objects, as the JWKS publishes it; None without one."""
+    if pem is None:
+        return None
+    kid = RSAKey.import_key(pem).thumbprint()
+    return RSAKey.import_key(pem, {"kid": kid, "use": "enc", "alg": REQUEST_OBJECT_ENCRYPTION_ALG})
+
+
 def _import(configured: SigningKey) -> Key:
     kind = RSAKey if configured.alg == "RS256" else ECKey
     key = kind.import_key(configured.key_pem)

@@ -9,13 +9,17 @@ from typing import Any, NoReturn
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Flask, Response, abort, request
 
-from broker.oidc.client_auth import PrivateKeyJwt, client_secret_basic
+from broker.oidc.authorization import StoredAuthorizationRequest
+from broker.oidc.client_auth import PrivateKeyJwt, TlsClientAuth, client_secret_basic
 from broker.oidc.grants import CodeGrant, OpenIdCode, S256CodeChallenge
 from broker.oidc.introspection import Introspection, Revocation
 from broker.oidc.provider import Provider
+from broker.oidc.pushed import PushedAuthorization
+from broker.oidc.request_object import RequestObjects
 from broker.oidc.tokens import TokenIssuer, TokenValidator
 
 
@@ -23,9 +27,17 @@ class NamedAuthorizationServer(AuthorizationServer):
     """authlib's server, naming itself in every redirect to a client, code or error (RFC 9207 §2):
     a portal that signs in with several providers can tell whose answer it holds (mix-up attacks)."""
 
-    def __init__(self, app: Flask, issuer: str, **options: Any) -> None:
-        self.issuer = issuer
+    def __init__(self, app: Flask, provider: Provider, **options: Any) -> None:
+        self.issuer = provider.issuer
+        self.request_objects = RequestObjects(provider)
         super().__init__(app, **options)
+
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        """The grant for the request as it arrived, or for the request object it points at; a
+        stored request (replayed after the HM, or pushed) was resolved when it came in."""
+        if not isinstance(request, StoredAuthorizationRequest):
+            request.payload = BasicOAuth2Payload(self.request_objects.resolve(request.payload.data))
+        return super().get_authorization_grant(request)
 
     def handle_response(self, status: int, body: Any, headers: Any) -> Response:
         named = [
@@ -98,16 +110,18 @@ def safely_described(error: ValueError) -> OAuth2Error | None:
 
 def authorization_server(app: Flask, provider: Provider) -> AuthorizationServer:
     tokens = TokenIssuer(provider)
-    server = NamedAuthorizationServer(
-        app, provider.issuer, query_client=provider.client, save_token=tokens.save
-    )
+    server = NamedAuthorizationServer(app, provider, query_client=provider.client, save_token=tokens.save)
     server.register_token_generator("default", tokens)
     server.register_client_auth_method("client_secret_basic", client_secret_basic)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt(provider))
+    server.register_client_auth_method(
+        TlsClientAuth.CLIENT_AUTH_METHOD, TlsClientAuth(provider.settings.tls_client_certificate_header)
+    )
     grant = type("ProviderCodeGrant", (CodeGrant,), {"provider": provider})
     server.register_grant(grant, [S256CodeChallenge(required=True), OpenIdCode(provider)])
     server.register_endpoint(Introspection(provider))
     server.register_endpoint(Revocation(provider))
+    server.register_endpoint(PushedAuthorization(provider))
     return server
 
 

@@ -30,6 +30,7 @@ from broker.oidc.claims import sign_in_claims
 from broker.oidc.clients import OidcClient
 from broker.oidc.discovery import metadata
 from broker.oidc.introspection import Introspection, Revocation
+from broker.oidc.pushed import PushedAuthorization
 from broker.oidc.userinfo import userinfo_answer
 from broker.runtime import BrokerRuntime, runtime
 from broker.upstream import Answer, Refusal
@@ -57,7 +58,7 @@ def discovery() -> BaseResponse:
 
 @bp.get("/oidc/jwks")
 def jwks() -> BaseResponse:
-    answer = jsonify(runtime().provider.keys.jwks())
+    answer = jsonify(runtime().provider.jwks())
     answer.headers["Cache-Control"] = "public, max-age=3600"
     return answer
 
@@ -95,6 +96,11 @@ def authorize() -> BaseResponse | tuple[str, int]:
 @metrics.step("token")
 def token() -> BaseResponse:
     return runtime().authorization.create_token_response()
+
+
+@bp.post("/oidc/par")
+def pushed_authorization() -> BaseResponse:
+    return runtime().authorization.create_endpoint_response(PushedAuthorization.ENDPOINT_NAME)
 
 
 @bp.post("/oidc/introspect")

@@ -99,10 +99,15 @@ def test_encryption_is_announced(document: dict) -> None:
         assert document[f"{kind}_encryption_enc_values_supported"] == ["A256GCM"]
 
 
-def test_request_objects_are_not_announced_while_unsupported(document: dict) -> None:
-    assert document["request_parameter_supported"] is False
-    assert document["request_uri_parameter_supported"] is False
-    assert not any(name.startswith("request_object_") for name in document)
+def test_request_objects_and_pushed_requests_are_announced(document: dict) -> None:
+    assert document["request_parameter_supported"] is True
+    assert document["request_uri_parameter_supported"] is True
+    assert document["require_request_uri_registration"] is True
+    assert document["request_object_signing_alg_values_supported"] == ["RS256", "PS256", "ES256"]
+    # Not encrypted: the broker publishes no key to encrypt a request object to.
+    assert "request_object_encryption_alg_values_supported" not in document
+    assert document["pushed_authorization_request_endpoint"] == f"{TEST_BASE_URL}/oidc/par"
+    assert document["require_pushed_authorization_requests"] is False
 
 
 def test_every_endpoint_announced_answers(client: FlaskClient, document: dict) -> None:

@@ -344,11 +344,20 @@ def test_the_defaults_are_broker_v1_as_before(tmp_path: Path, registry: Registry
     )
     assert client.userinfo_signed_response_alg is None
     assert client.id_token_encryption is None
-    assert load(tmp_path, registry, claims_profile="nlgov-v1").access_token_format == "jwt"
+    nlgov = {"claims_profile": "nlgov-v1", "secret": None, "jwks": {"keys": [RSA_ENC]}}
+    assert load_nlgov(tmp_path, registry, **nlgov).access_token_format == "jwt"
     assert (
-        load(tmp_path, registry, claims_profile="nlgov-v1", access_token_format="opaque").access_token_format
-        == "opaque"
+        load_nlgov(tmp_path, registry, **nlgov, access_token_format="opaque").access_token_format == "opaque"
     )
+    # Under nlgov-v1 a client authenticates with its key unless it says otherwise.
+    assert load_nlgov(tmp_path, registry, **nlgov).token_endpoint_auth_method == "private_key_jwt"
+
+
+def load_nlgov(tmp_path: Path, registry: Registry, **fields: Any) -> Any:
+    """A client entry without the secret `client_entry` gives every client."""
+    entry = {name: value for name, value in client_entry(**fields).items() if value is not None}
+    (client,) = load_clients(tmp_path / "broker.yaml", {"clients": [entry]}, registry.services, {}, False)
+    return client
 
 
 def test_encryption_takes_a_key_beside_a_secret(tmp_path: Path, registry: Registry) -> None:
@@ -396,8 +405,21 @@ def test_encryption_takes_a_key_beside_a_secret(tmp_path: Path, registry: Regist
             "field 'jwks' holds a key for RSA-OAEP that cannot be read",
         ),
         (
-            {"jwks": {"keys": [RSA_ENC]}},
-            "field 'jwks' does not go with token_endpoint_auth_method client_secret_basic",
+            {"token_endpoint_auth_method": "none", "secret": None, "jwks": {"keys": [RSA_ENC]}},
+            "field 'jwks' does not go with token_endpoint_auth_method none",
+        ),
+        # The profile's clients authenticate with keys: a secret method is refused, by name.
+        (
+            {"claims_profile": "nlgov-v1", "token_endpoint_auth_method": "client_secret_basic"},
+            "field 'token_endpoint_auth_method' client_secret_basic is for broker-v1 clients",
+        ),
+        (
+            {"claims_profile": "nlgov-v1"},
+            "field 'secret' does not go with token_endpoint_auth_method private_key_jwt",
+        ),
+        (
+            {"claims_profile": "nlgov-v1", "token_endpoint_auth_method": "client_secret_post"},
+            "field 'token_endpoint_auth_method' client_secret_post is for broker-v1 clients",
         ),
     ],
 )
@@ -405,4 +427,4 @@ def test_a_client_field_out_of_place_is_refused(
     tmp_path: Path, registry: Registry, fields: dict[str, Any], named: str
 ) -> None:
     with pytest.raises(ConfigError, match=re.escape(named)):
-        load(tmp_path, registry, **fields)
+        load_nlgov(tmp_path, registry, **fields)

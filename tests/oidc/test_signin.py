@@ -165,9 +165,11 @@ def test_an_untrusted_redirect_uri_gets_a_page(
         ("ind-portal", {"response_type": "token"}, "unsupported_response_type"),
         ("ind-portal", {"prompt": "none"}, "login_required"),
         ("ind-portal", {"scope": "kvk"}, "invalid_scope"),
-        # Discovery says these are unsupported: refused, never ignored (Core §6.1, §6.2, §7.2.1).
-        ("ind-portal", {"request": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}, "request_not_supported"),
-        ("ind-portal", {"request_uri": "https://portal.test/request.jwt"}, "request_uri_not_supported"),
+        # A request object that is no signed JWT of the client's, one from a URL it did not register.
+        ("ind-portal", {"request": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}, "invalid_request_object"),
+        ("olo-jwt", {"request": "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"}, "invalid_request_object"),
+        ("ind-portal", {"request_uri": "https://portal.test/request.jwt"}, "invalid_request_uri"),
+        # Discovery says this is unsupported: refused, never ignored (Core §7.2.1).
         ("ind-portal", {"registration": "{}"}, "registration_not_supported"),
         # Discovery names query only: another response mode is refused, not quietly answered by query.
         ("ind-portal", {"response_mode": "form_post"}, "invalid_request"),
