@@ -73,15 +73,24 @@ def registry(settings: Settings) -> Registry:
 POSTGRES_URL = os.environ.get("BROKER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+_postgres_emptied = False
+
+
 def postgres_url() -> str:
-    """The test PostgreSQL database's URL; skips the calling test, saying why, when it is not reachable."""
+    """The test PostgreSQL database's URL; skips the calling test, saying why, when it is not reachable.
+    The first call of a test run empties the database, so the run starts from no schema whatever an
+    earlier run (of another revision of the code) left there."""
+    global _postgres_emptied
     try:
         engine = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-        with engine.connect():
-            pass
+        with engine.begin() as connection:
+            if not _postgres_emptied:
+                connection.execute(sqlalchemy.text("DROP SCHEMA public CASCADE"))
+                connection.execute(sqlalchemy.text("CREATE SCHEMA public"))
         engine.dispose()
     except sqlalchemy.exc.OperationalError as exc:
         pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable ({type(exc.orig).__name__})")
+    _postgres_emptied = True
     return POSTGRES_URL
 
 

@@ -45,10 +45,15 @@ def oversized(parameters: Mapping[str, str]) -> str | None:
     return None
 
 
+def read(parameters: Mapping[str, str]) -> dict[str, str]:
+    """The parameters the broker reads, as a pushed request keeps them until its authorization."""
+    return {name: value for name, value in parameters.items() if name in PARAMETER_CAPS}
+
+
 def kept(parameters: Mapping[str, str], service: str) -> dict[str, str]:
     """What to keep across the HM round trip: the parameters the broker reads, and the slug of the
     service the sign-in is for."""
-    return {name: value for name, value in parameters.items() if name in PARAMETER_CAPS} | {SERVICE: service}
+    return read(parameters) | {SERVICE: service}
 
 
 class StoredAuthorizationRequest(OAuth2Request):

@@ -14,7 +14,7 @@ from authlib.oauth2.rfc6749.endpoint import Endpoint, EndpointRequest
 
 from broker import models
 from broker.extensions import db
-from broker.oidc.authorization import StoredAuthorizationRequest, kept
+from broker.oidc.authorization import StoredAuthorizationRequest, read
 from broker.oidc.clients import OidcClient
 from broker.oidc.introspection import CONFIDENTIAL_METHODS
 from broker.oidc.provider import Provider, digest
@@ -70,7 +70,7 @@ class PushedAuthorization(Endpoint):
         models.add_pushed(
             digest(reference),
             client.get_client_id(),
-            kept(validated.request.payload.data),
+            read(validated.request.payload.data),
             self.provider.clock() + LIFETIME,
         )
         db.session.commit()
