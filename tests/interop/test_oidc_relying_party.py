@@ -20,27 +20,18 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import ssl
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
-from flask_migrate import upgrade
 from joserfc import jwt
 from joserfc.jwk import RSAKey
-from werkzeug.serving import make_server
 
-from broker import create_app
-from config import load_settings
 from tests.clients import REDIRECT, SECRET
-from tests.conftest import broker_environ
-from tests.pki import certificate_authority, server_certificate, server_context
-from tests.web.browser import Form, parse_forms
+from tests.interop.serving import Tls, through_the_hm
 
 pytest.importorskip(
     "oic.oic",
@@ -70,58 +61,6 @@ KVK_NUMBER = "24444001"
 LOA3 = "urn:etoegang:core:assurance-class:loa3"
 
 
-# --- the broker, served for real ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tls:
-    ca_file: Path
-    context: ssl.SSLContext
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    """A CA made for this run, and a server certificate it issued for 127.0.0.1."""
-    folder = tmp_path_factory.mktemp("tls")
-    ca = certificate_authority(folder, "ca", "eh-broker interop test CA")
-    return Tls(ca.cert_path, server_context(server_certificate(folder, "server", ca, ("127.0.0.1",))))
-
-
-def _not_yet(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
-    return [b"starting"]
-
-
-@pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory, tls: Tls) -> Iterator[str]:
-    """The broker on a free port of 127.0.0.1, its issuer (= base URL) the URL it is served at."""
-    server = make_server("127.0.0.1", 0, _not_yet, threaded=True, ssl_context=tls.context)
-    base_url = f"https://127.0.0.1:{server.port}"
-    environ = broker_environ(tmp_path_factory.mktemp("instance"), BROKER_BASE_URL=base_url)
-    app = create_app(load_settings(environ))
-    with app.app_context():
-        upgrade()
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, name="broker", daemon=True)
-    thread.start()
-    try:
-        yield base_url
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser(tls: Tls) -> Iterator[requests.Session]:
-    """The user's browser: trusts the test CA, keeps cookies."""
-    with requests.Session() as session:
-        # Not the environment's CA bundle (REQUESTS_CA_BUNDLE would override `verify`), nor its proxies.
-        session.trust_env = False
-        session.verify = str(tls.ca_file)
-        yield session
-
-
 # --- the relying party: pyoidc -----------------------------------------------------------------------
 
 
@@ -143,26 +82,6 @@ def relying_party(issuer: str, tls: Tls) -> Client:
         )
     )
     return client
-
-
-def only_form(page: requests.Response) -> Form:
-    assert page.status_code == 200, page.text[-2000:]
-    (form,) = parse_forms(page.text)
-    return form
-
-
-def through_the_hm(browser: requests.Session, issuer: str, authorization_url: str) -> str:
-    """The user's part: to the broker, on to the simulated HM, back to the ACS; the redirect's URL."""
-    hand_off = only_form(browser.get(authorization_url))
-    assert hand_off.action == f"{issuer}/simulator/sso"
-    choices = urlencode({"action": "login", "kvk": KVK_NUMBER})
-    # The simulated HM answers over HTTP-Artifact, as eHerkenning does: a redirect to the ACS.
-    answer = browser.post(f"{hand_off.action}?{choices}", data=hand_off.fields, allow_redirects=False)
-    assert answer.status_code == 303
-    assert answer.headers["Location"].startswith(f"{issuer}/saml/acs?SAMLart=")
-    back = browser.get(answer.headers["Location"], allow_redirects=False)
-    assert back.status_code == 302, back.text[-2000:]
-    return back.headers["Location"]
 
 
 @dataclass
@@ -200,7 +119,7 @@ def sign_in(issuer: str, tls: Tls, browser: requests.Session) -> SignIn:
         }
     )
     assert url.startswith(f"{issuer}/oidc/authorize?")
-    location = urlsplit(through_the_hm(browser, issuer, url))
+    location = urlsplit(through_the_hm(browser, issuer, url, kvk=KVK_NUMBER))
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
     answer = client.parse_response(AuthorizationResponse, info=location.query, sformat="urlencoded")
     assert isinstance(answer, AuthorizationResponse), answer.to_dict()
