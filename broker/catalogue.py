@@ -114,11 +114,10 @@ def self_check_findings(
         xml = catalogue.signed(content, catalogue.version(environment, draft), saml, now)
         findings += self_check.check_catalogue(xml, saml, services, now, environment, catalogue_schema)
         findings += self_check.check_agreement(metadata, xml, saml, services)
-    for source, data in _hm_metadata(settings, other_hm_metadata, now):
+    for source, data, signers in _hm_metadata(settings, other_hm_metadata, now):
         if data is None:
             findings.append(Finding(Level.ERROR, "HM metadata", f"{source}: cannot be read"))
             continue
-        signers = saml.hm_metadata_signers if source == saml.hm_metadata else ()
         findings += self_check.check_hm_metadata(data, saml, now, production, signers)
     return findings
 
@@ -150,24 +149,25 @@ def _schema(folder: Path | None, name: str) -> etree.XMLSchema | None:
 
 def _hm_metadata(
     settings: Settings, others: Sequence[Path], now: datetime
-) -> list[tuple[str | None, bytes | None]]:
-    """The configured HM's metadata as it is now (the simulator's, without one), and the other files."""
-    found: list[tuple[str | None, bytes | None]] = []
-    source = settings.saml.hm_metadata
-    if source is None:
-        simulator = runtime().simulator
-        assert simulator is not None  # config.env refuses the combination
-        found.append((None, simulator.metadata(now)))
-    else:
+) -> list[tuple[str | None, bytes | None, tuple[bytes, ...]]]:
+    """Each configured HM's metadata as it is now (the simulator's, for one without), with its
+    pinned signers, and the other files."""
+    found: list[tuple[str | None, bytes | None, tuple[bytes, ...]]] = []
+    for hm in settings.saml.configured_hms:
+        if hm.metadata is None:
+            simulator = runtime().simulator
+            assert simulator is not None  # config.env refuses the combination
+            found.append((None, simulator.metadata(now), ()))
+            continue
         try:
-            found.append((source, read_metadata_source(source, _fetch)))
+            found.append((hm.metadata, read_metadata_source(hm.metadata, _fetch), hm.signers))
         except (MetadataError, requests.RequestException, ValueError):
-            found.append((source, None))
+            found.append((hm.metadata, None, hm.signers))
     for path in others:
         try:
-            found.append((str(path), path.read_bytes()))
+            found.append((str(path), path.read_bytes(), ()))
         except OSError:
-            found.append((str(path), None))
+            found.append((str(path), None, ()))
     return found
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Table, delete, select, tuple_
 
 from broker.extensions import db
+from broker.models.check_failures import CheckFailure
 from broker.models.establishment import PendingChoice
 from broker.models.kvk import KvkAnswer
 from broker.models.oidc import AuthorizationCode, IssuedToken, PendingAuthorization, UsedClientAssertion
@@ -30,6 +31,7 @@ def purge_expired(now: datetime) -> int:
         delete(UsedClientAssertion).where(UsedClientAssertion.expires_at < now),
         delete(KvkAnswer).where(KvkAnswer.expires_at < now),
         delete(PendingChoice).where(PendingChoice.expires_at < now),
+        delete(CheckFailure).where(CheckFailure.expires_at < now),
     ):
         removed += db.session.execute(statement).rowcount
     db.session.commit()
@@ -57,6 +59,7 @@ def _expired(now: datetime) -> list[tuple[Table, ColumnElement[bool]]]:
                 UsedClientAssertion,
                 KvkAnswer,
                 PendingChoice,
+                CheckFailure,
             )
         ),
     ]
