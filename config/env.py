@@ -287,7 +287,7 @@ def _hm(
                 f"{signer} must be set in the production profile when {metadata} "
                 "is a URL: the certificate the HM signs its metadata with"
             )
-    return HmSettings(name, source, signers, _optional_file(env, tls_ca))
+    return HmSettings(name, source, signers, _optional_file(env, tls_ca), signer)
 
 
 def _key_pair(env: _Env, key_var: str, cert_var: str, instance: Path, production: bool) -> KeyPair:

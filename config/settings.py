@@ -121,6 +121,8 @@ class HmSettings:
     metadata: str | None  # a path or URL; None: the built-in simulator's
     signers: tuple[bytes, ...] = ()
     tls_ca_bundle: Path | None = None
+    # The setting that names its pinned signer, for messages.
+    signer_setting: str = "BROKER_HM_METADATA_SIGNER"
 
 
 @dataclass(frozen=True)
