@@ -92,8 +92,9 @@ def explain(failure: RecordedFailure) -> list[str]:
         + f" at {format_instant(failure.at)}",
         f"  failed: {failure.reason} ({failure.detail})" if failure.detail else f"  failed: {failure.reason}",
     ]
-    width = max(len(label) for _, label in _LABELS)
-    lines += [f"  {label:<{width}}  {failure.facts[key]}" for key, label in _LABELS if key in failure.facts]
+    told = [(label, failure.facts[key]) for key, label in _LABELS if key in failure.facts]
+    width = max((len(label) for label, _ in told), default=0)
+    lines += [f"  {label:<{width}}  {value}" for label, value in told]
     try:
         advice = ADVICE.get(Reason(failure.reason), _FALLBACK)
     except ValueError:
