@@ -4,8 +4,8 @@ A service names its HMs in order of preference (`hms:`; none: every configured H
 order). A new sign-in goes to the first of them that is usable now:
 
 - `expired`: its metadata in use is past its validUntil (no good copy could be had): not usable;
-- `paused`: `hm_failover_after` artifact resolutions at it failed in a row (in this worker): new
-  sign-ins pass it by for `hm_pause`, then it is tried again;
+- `paused`: `hm_failover_after` artifact resolutions at it failed in a row (in this worker; with
+  more than one HM): new sign-ins pass it by for `hm_pause`, then it is tried again;
 - `ok`: usable.
 
 When only paused HMs are left, the first of them is tried rather than refusing the sign-in. A
@@ -124,7 +124,9 @@ class Hms:
 
     def resolution_failed(self, name: str, now: datetime) -> None:
         """An artifact resolution at `name` failed; after `failover_after` in a row new sign-ins
-        pass it by for the pause."""
+        pass it by for the pause. The only HM is never passed by: there is none to go to."""
+        if len(self._live) == 1:
+            return
         failures = self._failures[name]
         with self._lock:
             failures.in_a_row += 1
