@@ -30,6 +30,7 @@ from flask import current_app
 from broker import metrics
 from broker.hm_metadata import LiveHm
 from config import Service
+from saml.errors import Reason, SamlError
 from saml.hm_metadata import IdentityProvider, MetadataExpired
 
 log = logging.getLogger("broker.hms")
@@ -109,10 +110,15 @@ class Hms:
         return chosen, self._live[chosen].in_use(now)
 
     def idp(self, name: str | None, now: datetime) -> tuple[str, IdentityProvider]:
-        """The HM a sign-in was sent to (None, or one no longer configured: the first, as before
-        sign-ins named theirs), and its metadata; MetadataExpired when that has expired."""
-        if name is None or name not in self._live:
+        """The HM a sign-in was sent to (None: the first, for sign-ins started before they named
+        theirs), and its metadata; MetadataExpired when that has expired. An HM no longer
+        configured answers nothing: SamlError."""
+        if name is None:
             name = self.first
+        if name not in self._live:
+            raise SamlError(
+                Reason.REQUEST_UNKNOWN, f"the HM this sign-in was sent to ({name}) is not configured"
+            )
         return name, self._live[name].in_use(now)
 
     def resolved(self, name: str) -> None:

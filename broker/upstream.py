@@ -205,18 +205,20 @@ class Upstream:
     ) -> etree._Element:
         if values.get("SAMLart"):
             artifact = parse_artifact(values.get("SAMLart"))
-            if hm is None or self.hms is None:
-                with metrics.artifact_resolution():
-                    return resolve(artifact, settings, idp, self.transport, now, self.new_id())
-            transport = self.transport if self.transports is None else self.transports[hm]
+            transport = self.transport if hm is None or self.transports is None else self.transports[hm]
             try:
                 with metrics.artifact_resolution():
                     response = resolve(artifact, settings, idp, transport, now, self.new_id())
             except SamlError as error:
-                if error.reason is Reason.ARTIFACT_RESOLUTION_FAILED:
+                if (
+                    hm is not None
+                    and self.hms is not None
+                    and error.reason is Reason.ARTIFACT_RESOLUTION_FAILED
+                ):
                     self.hms.resolution_failed(hm, now)
                 raise
-            self.hms.resolved(hm)
+            if hm is not None and self.hms is not None:
+                self.hms.resolved(hm)
             return response
         if values.get("SAMLResponse"):
             return decode_post_response(values.get("SAMLResponse"), self.settings.max_message_bytes)

@@ -394,3 +394,20 @@ def test_a_restart_keeps_each_hms_copy(
     restarted = create_app(two.settings, clock)
     assert metadata_server.fetches == fetches  # the first's copy came from the database
     assert restarted.extensions["broker_hms"].names == ("first", "second")
+
+
+def test_an_answer_for_a_sign_in_sent_to_an_hm_no_longer_configured_is_refused(
+    two: TwoHms, clock: MovableClock
+) -> None:
+    with apps_on(two.settings, clock) as (before,):
+        portal, page, action = hand_off(before.test_client())
+        assert action == two.first.sso_url
+        at_first = portal.at_hm(page)
+        assert at_first.status_code == 303
+    without_first = dataclasses.replace(two.settings.saml, hms=two.settings.saml.hms[1:])
+    with apps_on(dataclasses.replace(two.settings, saml=without_first), clock) as (after,):
+        refused = Portal(after.test_client(), "ind-portal").back_at_broker(at_first)
+        assert refused.status_code == 400 and "request_unknown" in refused.get_data(as_text=True)
+        (reference,) = re.findall(r"<code>([0-9a-f]{12})</code>", refused.get_data(as_text=True))
+        told = after.test_cli_runner().invoke(args=["eherkenning", "explain", reference]).output
+    assert "the HM this sign-in was sent to (first) is not configured" in told
