@@ -22,9 +22,10 @@ from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 from werkzeug.test import TestResponse
 
-from broker import create_app
+from broker import audit, create_app
 from broker.extensions import db
 from broker.hms import Hms
+from broker.models import audit as store
 from broker.models import put_artifact
 from broker.web.simulator import simulator_hm
 from config import ConfigError, ConfigFile, Settings, load_settings
@@ -193,6 +194,12 @@ def failed_resolution(client: FlaskClient, two: TwoHms, page: TestResponse) -> T
     )
 
 
+def last_audit_record(app: Flask) -> dict:
+    """The audit trail's newest record, as an export line holds it."""
+    with app.app_context():
+        return audit.exported(list(store.records_up_to(store.chain().seq))[-1])
+
+
 def readiness(client: FlaskClient) -> tuple[int, dict]:
     answer = client.get("/readyz")
     return answer.status_code, answer.get_json()["checks"]["metadata"]
@@ -223,6 +230,7 @@ def test_expired_metadata_sends_new_sign_ins_to_the_second_hm(
     assert "code" in parameters
     claims = portal.verify(portal.token(parameters["code"]).get_json()["id_token"])
     assert claims["kvk_number"] == "12345678"
+    assert last_audit_record(app)["hm"] == two.second.entity_id
 
     status, metadata = readiness(client)
     assert status == 200

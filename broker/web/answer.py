@@ -108,6 +108,11 @@ def answered_by(hm_entity_id: str) -> None:
     g.hm_entity_id = hm_entity_id
 
 
+def answering_hm() -> str | None:
+    """The HM `answered_by` named in this request, if any."""
+    return g.get("hm_entity_id")
+
+
 def _record(authorized: Authorization, outcome: audit.Outcome, reason: str | None, subject: Subject) -> str:
     """The end of a sign-in in the audit trail: the last statement before the caller commits."""
     state = runtime()
@@ -118,7 +123,7 @@ def _record(authorized: Authorization, outcome: audit.Outcome, reason: str | Non
             at=state.upstream.clock(),
             client_id=client.get_client_id(),
             service=client.service.slug,
-            hm=g.get("hm_entity_id", state.upstream.idp.entity_id),
+            hm=answering_hm() or state.upstream.idp.entity_id,
             outcome=outcome,
             reason=reason,
             **subject,
