@@ -8,8 +8,8 @@ import click
 from flask.cli import AppGroup
 from lxml import etree
 
-from broker import catalogue, models
-from broker.explain import explain
+from broker import audit, catalogue, models
+from broker.explain import explain, explain_decision
 from broker.extensions import db
 from broker.hm_metadata import LiveHm
 from broker.hms import hms
@@ -148,9 +148,14 @@ def _refresh(hm: LiveHm, named: bool) -> bool:
 def explain_failure(reference: str) -> None:
     """Which SAML check a failed sign-in failed, with what it expected and received, and what to do.
 
-    REFERENCE: the one the refusal page showed, or the sign-in's (its SAML request's ID, in the log).
+    REFERENCE: the one the refusal page showed, or the sign-in's (its SAML request's ID, in the
+    log); a sign-in refused to the portal is told from the audit trail, by its reference there.
     """
     failures = models.check_failures(reference.strip())
+    decided = None if failures else audit.find(reference)
+    if decided is not None and decided.get("kind") == "decision":
+        click.echo("\n".join(explain_decision(decided)))
+        return
     if not failures:
         raise click.ClickException(
             f"nothing is kept under {reference!r}: not a refused sign-in's reference, or older than"

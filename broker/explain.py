@@ -1,8 +1,11 @@
-"""A failed sign-in's SAML check in plain words for an operator (`flask eherkenning explain`): the
-check, what it expected and what arrived, and what to do about it, from what the broker kept
-(`broker.models.check_failures`)."""
+"""A failed sign-in in plain words for an operator (`flask eherkenning explain`): the SAML check
+that failed, what it expected and what arrived, and what to do about it, from what the broker kept
+(`broker.models.check_failures`); or, for a sign-in refused with an answer to the portal, the
+audit trail's reason (nothing of the person it names)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from broker.models.check_failures import RecordedFailure
 from saml.errors import Reason
@@ -68,6 +71,10 @@ ADVICE: dict[Reason, str] = {
     Reason.REQUEST_EXPIRED: "The person took longer than the request's lifetime: nothing to fix.",
     Reason.REQUEST_USED: "The answer arrived twice (a reload or the back button): nothing to fix.",
 }
+_DECIDED = (
+    "The broker's decision or the HM's answer (cancelled, no mandate, too low a level): the reason code's"
+    " meaning is in README's list of refusals; the audit record (flask audit find) says who."
+)
 _FALLBACK = "See the reason code in README's list of refusals; ask the HM with the sign-in reference."
 
 # The facts in the order they are told, with their words.
@@ -82,6 +89,25 @@ _LABELS = (
     ("url", "address"),
     ("status_codes", "status"),
 )
+
+
+def explain_decision(record: dict[str, Any]) -> list[str]:
+    """Lines for a sign-in's end in the audit trail (an export line's fields): when, for which
+    client, service and HM, and the reason; who signed in is left out."""
+    lines = [
+        f"reference {record['reference']} at {record['at']}: {record['outcome']}"
+        + (f" ({record['reason']})" if record.get("reason") else ""),
+        f"  client   {record['client_id']}",
+        f"  service  {record['service']}",
+        f"  HM       {record['hm']}",
+    ]
+    if record.get("reason"):
+        try:
+            advice = ADVICE.get(Reason(record["reason"]), _DECIDED)
+        except ValueError:
+            advice = _DECIDED
+        lines.append(f"  what to do: {advice}")
+    return lines
 
 
 def explain(failure: RecordedFailure) -> list[str]:

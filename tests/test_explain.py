@@ -13,8 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from broker import audit
 from broker.extensions import db
 from broker.models import CheckFailure
+from broker.models import audit as store
 from config.dev_keys import generate_key_pair
 from saml.simulator import ReceivedRequest, Scenario, ServiceProvider, SimulatorHm, read_post_request, respond
 from saml.xml import format_instant
@@ -168,3 +170,21 @@ def test_a_signature_by_another_key(post_app: Flask, post_client: FlaskClient, c
     assert code == 0, output
     assert "failed: signature_invalid" in output
     assert "refresh the metadata" in output
+
+
+def test_a_sign_in_refused_to_the_portal_is_told_from_the_audit_trail(
+    post_app: Flask, post_client: FlaskClient
+) -> None:
+    answer = Portal(post_client, "ind-portal").sign_in(loa="loa2")  # the service asks loa3
+    assert answer.status_code == 403  # the refusal page, naming the audit record's reference
+    with post_app.app_context():
+        record = audit.exported(list(store.records_up_to(store.chain().seq))[-1])
+    assert record["reason"] == "loa_too_low"
+    assert record["reference"] in answer.get_data(as_text=True)
+    code, output = explain(post_app, record["reference"])
+    assert code == 0, output
+    assert f"reference {record['reference']} at {record['at']}: refused (loa_too_low)" in output
+    assert "  client   ind-portal\n" in output
+    assert "  HM       http://localhost/simulator/metadata\n" in output
+    assert "what to do: The person signed in at too low a level for the service: nothing to fix." in output
+    assert "12345678" not in output
