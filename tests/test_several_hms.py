@@ -385,6 +385,21 @@ def test_settings_for_several_hms(tmp_path: Path) -> None:
         )
     one = load_settings(broker_environ(instance)).saml
     assert [(hm.name, hm.metadata) for hm in one.configured_hms] == [("default", None)]
+    ca = tmp_path / "second-ca.pem"
+    ca.write_text("a CA bundle")
+    two = load_settings(
+        broker_environ(
+            instance,
+            BROKER_HMS="first,hm-two",
+            BROKER_HM_HM_TWO_METADATA="x.xml",
+            BROKER_HM_HM_TWO_TLS_CA=str(ca),
+        )
+    ).saml
+    assert [(hm.name, hm.metadata, hm.tls_ca_bundle) for hm in two.configured_hms] == [
+        ("first", None, None),
+        ("hm-two", "x.xml", ca),
+    ]
+    assert two.hms[1].signer_setting == "BROKER_HM_HM_TWO_METADATA_SIGNER"
 
 
 def test_two_workers_each_choose_by_the_same_metadata(two: TwoHms, clock: MovableClock) -> None:
