@@ -25,6 +25,7 @@ from werkzeug.test import TestResponse
 from broker import audit, create_app
 from broker.extensions import db
 from broker.hms import Hms
+from broker.kvk import stand_in
 from broker.models import audit as store
 from broker.models import put_artifact
 from broker.web.simulator import simulator_hm
@@ -162,9 +163,9 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def hand_off(client: FlaskClient) -> tuple[Portal, TestResponse, str]:
+def hand_off(client: FlaskClient, client_id: str = "ind-portal") -> tuple[Portal, TestResponse, str]:
     """An authorization request; the portal, the hand-off page and the HM it sends the browser to."""
-    portal = Portal(client, "ind-portal")
+    portal = Portal(client, client_id)
     page = portal.authorize()
     assert page.status_code == 200, page.get_data(as_text=True)
     (form,) = forms(page)
@@ -172,14 +173,19 @@ def hand_off(client: FlaskClient) -> tuple[Portal, TestResponse, str]:
 
 
 def at_second(
-    two: TwoHms, ars: ArsServer, client: FlaskClient, page: TestResponse, clock: MovableClock
+    two: TwoHms,
+    ars: ArsServer,
+    client: FlaskClient,
+    page: TestResponse,
+    clock: MovableClock,
+    scenario: Scenario | None = None,
 ) -> TestResponse:
     """The second HM reads the request handed off to it, signs in, keeps the answer for its
     artifact and sends the browser back to the broker's ACS."""
     (form,) = forms(page)
     assert ars.sp is not None
     received = read_post_request(form.fields, two.second, ars.sp, clock())
-    delivery = respond(two.second, ars.sp, received, Scenario(), clock())
+    delivery = respond(two.second, ars.sp, received, scenario or Scenario(), clock())
     assert delivery.artifact_handle is not None
     ars.artifacts[delivery.artifact_handle] = delivery.response
     return client.get(f"/saml/acs?{urlencode(delivery.fields)}")
@@ -434,3 +440,20 @@ def test_an_answer_for_a_sign_in_sent_to_an_hm_no_longer_configured_is_refused(
         (reference,) = re.findall(r"<code>([0-9a-f]{12})</code>", refused.get_data(as_text=True))
         told = after.test_cli_runner().invoke(args=["eherkenning", "explain", reference]).output
     assert "the HM this sign-in was sent to (first) is not configured" in told
+
+
+def test_a_sign_in_finished_at_the_establishment_picker_is_audited_with_its_hm(
+    app: Flask, two: TwoHms, ars: ArsServer, clock: MovableClock
+) -> None:
+    client = app.test_client()
+    clock.advance(METADATA_VALIDITY + timedelta(hours=1))
+    _, page, action = hand_off(client, "olo-establishment")
+    assert action == two.second.sso_url
+    picker = at_second(two, ars, client, page, clock, Scenario(kvk_number=stand_in.SEVERAL))
+    assert picker.status_code == 200 and 'type="radio"' in picker.get_data(as_text=True)
+    (form,) = forms(picker)
+    picked = client.post(
+        "/oidc/establishment", data={**form.fields, "action": "pick", "establishment": "000052460101"}
+    )
+    assert "code" in redirect_parameters(picked)
+    assert last_audit_record(app)["hm"] == two.second.entity_id
