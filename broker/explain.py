@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.logsafe import escaped
 from broker.models.check_failures import RecordedFailure
 from saml.errors import Reason
 from saml.xml import format_instant
@@ -111,14 +112,17 @@ def explain_decision(record: dict[str, Any]) -> list[str]:
 
 
 def explain(failure: RecordedFailure) -> list[str]:
-    """Lines saying what failed, what was compared, and what to do."""
+    """Lines saying what failed, what was compared, and what to do. What the message carried is
+    shown with its control characters escaped: it cannot drive the operator's terminal."""
     lines = [
         f"reference {failure.reference}"
         + (f" (sign-in {failure.sign_in})" if failure.sign_in else "")
         + f" at {format_instant(failure.at)}",
-        f"  failed: {failure.reason} ({failure.detail})" if failure.detail else f"  failed: {failure.reason}",
+        f"  failed: {failure.reason} ({escaped(failure.detail)})"
+        if failure.detail
+        else f"  failed: {failure.reason}",
     ]
-    told = [(label, failure.facts[key]) for key, label in _LABELS if key in failure.facts]
+    told = [(label, escaped(failure.facts[key])) for key, label in _LABELS if key in failure.facts]
     width = max((len(label) for label, _ in told), default=0)
     lines += [f"  {label:<{width}}  {value}" for label, value in told]
     try:

@@ -188,3 +188,14 @@ def test_a_sign_in_refused_to_the_portal_is_told_from_the_audit_trail(
     assert "  HM       http://localhost/simulator/metadata\n" in output
     assert "what to do: The person signed in at too low a level for the service: nothing to fix." in output
     assert "12345678" not in output
+
+
+def test_what_the_message_carried_cannot_drive_the_terminal(
+    post_app: Flask, post_client: FlaskClient, clock: MovableClock
+) -> None:
+    signin = sent(post_app, post_client)
+    impostor = dataclasses.replace(signin.hm, entity_id="https://impostor.example/\u202eatadatem")
+    code, output = explain(post_app, refused(post_client, clock, signin, hm=impostor))
+    assert code == 0, output
+    assert "received  https://impostor.example/\\u202eatadatem\n" in output
+    assert "\u202e" not in output
