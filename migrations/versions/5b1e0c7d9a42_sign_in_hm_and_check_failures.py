@@ -1,6 +1,5 @@
-"""Several HMs: each sign-in names the HM it was sent to, a pending choice the HM that answered.
-A failed SAML check kept by its reference, with what was expected and what arrived, for
-`flask eherkenning explain`
+"""Several HMs: each sign-in names the HM it was sent to. A failed SAML check kept by its
+reference, with what was expected and what arrived, for `flask eherkenning explain`
 
 Revision ID: 5b1e0c7d9a42
 Revises: 82930a2c5a25
@@ -22,8 +21,6 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("saml_request", schema=None) as batch_op:
         batch_op.add_column(sa.Column("hm", sa.String(length=32), nullable=True))
-    with op.batch_alter_table("pending_choice", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("hm", sa.String(length=1000), nullable=True))
     op.create_table(
         "check_failure",
         sa.Column("reference", sa.String(length=32), nullable=False),
@@ -45,7 +42,5 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_check_failure_sign_in"))
         batch_op.drop_index(batch_op.f("ix_check_failure_expires_at"))
     op.drop_table("check_failure")
-    with op.batch_alter_table("pending_choice", schema=None) as batch_op:
-        batch_op.drop_column("hm")
     with op.batch_alter_table("saml_request", schema=None) as batch_op:
         batch_op.drop_column("hm")
