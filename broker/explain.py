@@ -74,7 +74,7 @@ ADVICE: dict[Reason, str] = {
 }
 _DECIDED = (
     "The broker's decision or the HM's answer (cancelled, no mandate, too low a level): the reason code's"
-    " meaning is in README's list of refusals; the audit record (flask audit find) says who."
+    " meaning is in README's list of refusals; the audit record (flask audit show) says who."
 )
 _FALLBACK = "See the reason code in README's list of refusals; ask the HM with the sign-in reference."
 
