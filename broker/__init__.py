@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import Flask, Response, request
@@ -12,6 +13,7 @@ from broker import cli, database, hardening, health, kvk, limits, logs, metrics,
 from broker.extensions import db, migrate
 from broker.handelsregister import Handelsregister
 from broker.hm_metadata import LiveHm, source_reader
+from broker.hms import Hms
 from broker.keys import LiveKeys, follow_signing_key
 from broker.kvk import stand_in as kvk_stand_in
 from broker.oidc.provider import Provider
@@ -24,7 +26,7 @@ from broker.web import establishment as establishment_views
 from broker.web import oidc as oidc_views
 from broker.web import saml as saml_views
 from broker.web import simulator as simulator_views
-from config import Profile, SamlSettings, Settings, load_settings
+from config import HmSettings, Profile, SamlSettings, Settings, load_settings
 from config.reloading import LiveRegistry
 from saml.artifact import Transport, requests_transport
 from saml.simulator import SimulatorHm
@@ -55,16 +57,27 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     migrate.init_app(app, db, directory=str(MIGRATIONS))
 
     simulator = simulator_views.simulator_hm(settings) if settings.simulator else None
-    hm = _identity_provider(app, settings, simulator, clock)
-    idp = hm.idp
+    hms = _hms(app, settings, simulator, clock)
+    idp = hms.live(hms.first).idp
     # Our keys of the moment: the key store followed through a rollover, or the settings' keys.
     keys = LiveKeys(settings, clock, settings.config.check_seconds)
-    transport = _transport(settings, simulator, lambda: keys.saml(clock()))
+    transports = {
+        hm.name: _transport(settings, hm, simulator, lambda: keys.saml(clock()))
+        for hm in settings.saml.configured_hms
+    }
     # Start-up stops here when the configuration file is invalid; later an invalid edit is only logged.
     configuration = health.ConfigurationState()
     registry = LiveRegistry(settings.config, on_reload=configuration.reloaded)
     upstream = Upstream.create(
-        settings.saml, idp, transport, clock, settings.secret_key, registry.current, keys.saml, hm.in_use
+        settings.saml,
+        idp,
+        transports[hms.first],
+        clock,
+        settings.secret_key,
+        registry.current,
+        keys.saml,
+        hms,
+        transports,
     )
     provider = Provider(settings.oidc, keys.key_set(), registry.current, clock)
     app.extensions["broker"] = BrokerRuntime(
@@ -92,12 +105,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.register_blueprint(simulator_views.bp)
     if settings.demo_secret is not None:
         app.register_blueprint(demo_views.bp)
-    health.init_app(app, health.expiries(settings, idp), configuration)
+    health.init_app(app, health.expiries(settings), configuration)
     metrics.init_app(app, settings)
     # After the blueprints: the limits are set on their views.
     limits.init_app(app, settings.operations.rate_limits)
     sweep.init_app(app, settings.operations.sweep_seconds, clock)
-    hm.install()
+    app.extensions["broker_hms"] = hms
+    hms.install()
     cli.init_app(app)
     app.after_request(_security_headers)
     return app
@@ -107,20 +121,38 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _identity_provider(app: Flask, settings: Settings, simulator: SimulatorHm | None, clock: Clock) -> LiveHm:
-    """The HM's metadata: the database's last good copy or fetched at start-up, then kept fresh."""
-    source, refresh = settings.saml.hm_metadata, settings.saml.hm_metadata_refresh
-    if source is None:
+def _hms(app: Flask, settings: Settings, simulator: SimulatorHm | None, clock: Clock) -> Hms:
+    """Each HM's metadata: the database's last good copy or fetched at start-up, then kept fresh."""
+    saml = settings.saml
+    return Hms(
+        {
+            hm.name: _live_hm(app, hm, saml.hm_metadata_refresh, simulator, clock)
+            for hm in saml.configured_hms
+        },
+        saml.hm_failover_after,
+        saml.hm_pause,
+    )
+
+
+def _live_hm(
+    app: Flask, hm: HmSettings, refresh: timedelta, simulator: SimulatorHm | None, clock: Clock
+) -> LiveHm:
+    if hm.metadata is None:
         assert simulator is not None  # config.env refuses this combination
-        return LiveHm(app, None, lambda: simulator.metadata(clock()), (), clock, refresh)
-    return LiveHm(app, source, source_reader(source), settings.saml.hm_metadata_signers, clock, refresh)
+        return LiveHm(app, None, lambda: simulator.metadata(clock()), (), clock, refresh, name=hm.name)
+    return LiveHm(app, hm.metadata, source_reader(hm.metadata), hm.signers, clock, refresh, name=hm.name)
 
 
 def _transport(
-    settings: Settings, simulator: SimulatorHm | None, saml: Callable[[], SamlSettings]
+    settings: Settings, hm: HmSettings, simulator: SimulatorHm | None, saml: Callable[[], SamlSettings]
 ) -> Transport:
-    # Mutual TLS with the key that signs now.
-    remote = follow_signing_key(lambda keys: requests_transport(keys, settings.saml.max_message_bytes), saml)
+    # Mutual TLS with the key that signs now, trusting the HM's TLS CA.
+    remote = follow_signing_key(
+        lambda keys: requests_transport(
+            dataclasses.replace(keys, hm_tls_ca_bundle=hm.tls_ca_bundle), settings.saml.max_message_bytes
+        ),
+        saml,
+    )
     if simulator is None:
         return remote
     local: Callable[[bytes], bytes] = simulator_views.resolve_locally

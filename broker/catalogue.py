@@ -22,7 +22,7 @@ from lxml import etree
 from broker.extensions import db
 from broker.models.catalogue import last_catalogue, number_catalogue
 from broker.runtime import runtime
-from config import Profile, Registry, Settings
+from config import HmSettings, Profile, Registry, Settings
 from config.catalogue_entry import NAME_LIMIT
 from config.services import catalogue_gaps
 from saml import catalogue, self_check
@@ -114,12 +114,11 @@ def self_check_findings(
         xml = catalogue.signed(content, catalogue.version(environment, draft), saml, now)
         findings += self_check.check_catalogue(xml, saml, services, now, environment, catalogue_schema)
         findings += self_check.check_agreement(metadata, xml, saml, services)
-    for source, data in _hm_metadata(settings, other_hm_metadata, now):
+    for source, data, hm in _hm_metadata(settings, other_hm_metadata, now):
         if data is None:
             findings.append(Finding(Level.ERROR, "HM metadata", f"{source}: cannot be read"))
             continue
-        signers = saml.hm_metadata_signers if source == saml.hm_metadata else ()
-        findings += self_check.check_hm_metadata(data, saml, now, production, signers)
+        findings += self_check.check_hm_metadata(data, saml, now, production, hm.signers, hm.signer_setting)
     return findings
 
 
@@ -150,24 +149,25 @@ def _schema(folder: Path | None, name: str) -> etree.XMLSchema | None:
 
 def _hm_metadata(
     settings: Settings, others: Sequence[Path], now: datetime
-) -> list[tuple[str | None, bytes | None]]:
-    """The configured HM's metadata as it is now (the simulator's, without one), and the other files."""
-    found: list[tuple[str | None, bytes | None]] = []
-    source = settings.saml.hm_metadata
-    if source is None:
-        simulator = runtime().simulator
-        assert simulator is not None  # config.env refuses the combination
-        found.append((None, simulator.metadata(now)))
-    else:
+) -> list[tuple[str | None, bytes | None, HmSettings]]:
+    """Each configured HM's metadata as it is now (the simulator's, for one without), and the
+    other files (pinning nothing)."""
+    found: list[tuple[str | None, bytes | None, HmSettings]] = []
+    for hm in settings.saml.configured_hms:
+        if hm.metadata is None:
+            simulator = runtime().simulator
+            assert simulator is not None  # config.env refuses the combination
+            found.append((None, simulator.metadata(now), hm))
+            continue
         try:
-            found.append((source, read_metadata_source(source, _fetch)))
+            found.append((hm.metadata, read_metadata_source(hm.metadata, _fetch), hm))
         except (MetadataError, requests.RequestException, ValueError):
-            found.append((source, None))
+            found.append((hm.metadata, None, hm))
     for path in others:
         try:
-            found.append((str(path), path.read_bytes()))
+            found.append((str(path), path.read_bytes(), HmSettings(path.name, str(path))))
         except OSError:
-            found.append((str(path), None))
+            found.append((str(path), None, HmSettings(path.name, str(path))))
     return found
 
 

@@ -8,9 +8,12 @@ import click
 from flask.cli import AppGroup
 from lxml import etree
 
-from broker import catalogue
+from broker import audit, catalogue, models
+from broker.explain import explain, explain_decision
 from broker.extensions import db
-from broker.hm_metadata import live_hm
+from broker.hm_metadata import LiveHm
+from broker.hms import hms
+from broker.models.check_failures import RETENTION
 from broker.runtime import runtime
 from config.catalogue_entry import CATALOGUE_ENVIRONMENTS
 from saml.self_check import Level
@@ -91,14 +94,30 @@ def check(environment: str | None, other_hm_metadata: tuple[Path, ...], xsd: Pat
 
 
 @eherkenning_cli.command("refresh")
-def refresh() -> None:
-    """Fetch the HM's metadata now (BROKER_HM_METADATA): its signature checked against the pinned
-    signer and its validUntil honoured, it becomes the good copy every worker takes into use. On
-    failure the copy before stays in use, the failure is recorded, and the command exits 1."""
-    hm = live_hm()
+@click.option("--hm", "name", help="only this HM (a name in BROKER_HMS); default: every HM")
+def refresh(name: str | None) -> None:
+    """Fetch the HMs' metadata now (BROKER_HMS' or BROKER_HM_METADATA's): each one's signature
+    checked against its pinned signer and its validUntil honoured, it becomes the good copy every
+    worker takes into use. On failure the copy before stays in use, the failure is recorded, and
+    the command exits 1."""
+    configured = hms()
+    if name is not None and name not in configured.names:
+        raise click.BadParameter(
+            f"{name!r} is not a configured HM ({', '.join(configured.names)})", param_hint="--hm"
+        )
+    failed = False
+    for each in configured.names if name is None else (name,):
+        failed |= not _refresh(configured.live(each), len(configured.names) > 1)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _refresh(hm: LiveHm, named: bool) -> bool:
+    """Fetch one HM's metadata; say what came of it. False when the fetch failed."""
+    prefix = f"{hm.name}: " if named else ""
     if hm.source is None:
-        click.echo("the built-in simulator's metadata is made in-process: nothing to fetch")
-        return
+        click.echo(f"{prefix}the built-in simulator's metadata is made in-process: nothing to fetch")
+        return True
     refreshed = hm.refresh()
     status = refreshed.status
     until = (
@@ -106,10 +125,41 @@ def refresh() -> None:
     )
     if refreshed.failure is not None:
         fetched = "-" if status.fetched_at is None else format_instant(status.fetched_at)
-        raise click.ClickException(
-            f"{hm.source}: {refreshed.failure}; the copy fetched at {fetched} ({until}) stays in use"
+        click.echo(
+            f"Error: {prefix}{hm.source}: {refreshed.failure};"
+            f" the copy fetched at {fetched} ({until}) stays in use",
+            err=True,
         )
-    checked = "signature verified" if hm.pinned else "signature not checked (no BROKER_HM_METADATA_SIGNER)"
+        return False
+    signer = (
+        f"BROKER_HM_{hm.name.upper().replace('-', '_')}_METADATA_SIGNER"
+        if named
+        else "BROKER_HM_METADATA_SIGNER"
+    )
+    checked = "signature verified" if hm.pinned else f"signature not checked (no {signer})"
     minutes = int(runtime().settings.saml.hm_metadata_refresh.total_seconds() // 60)
     what = "a new copy, kept" if refreshed.changed else "unchanged"
-    click.echo(f"{hm.source}: {what} ({checked}, {until}); workers use it within {minutes} minutes")
+    click.echo(f"{prefix}{hm.source}: {what} ({checked}, {until}); workers use it within {minutes} minutes")
+    return True
+
+
+@eherkenning_cli.command("explain")
+@click.argument("reference")
+def explain_failure(reference: str) -> None:
+    """Which SAML check a failed sign-in failed, with what it expected and received, and what to do.
+
+    REFERENCE: the one the refusal page showed, or the sign-in's (its SAML request's ID, in the
+    log); a sign-in refused to the portal is told from the audit trail, by its reference there.
+    """
+    failures = models.check_failures(reference.strip())
+    decided = None if failures else audit.find(reference)
+    if decided is not None and decided.get("kind") == "decision":
+        click.echo("\n".join(explain_decision(decided)))
+        return
+    if not failures:
+        raise click.ClickException(
+            f"nothing is kept under {reference!r}: not a refused sign-in's reference, or older than"
+            f" {RETENTION.days} days"
+        )
+    for failure in failures:
+        click.echo("\n".join(explain(failure)))

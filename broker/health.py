@@ -7,8 +7,10 @@ compared with the clock):
 
 - `database`: the `SELECT 1` answered;
 - `keys`: the token signing keys are loaded and the SAML certificate in use has not expired;
-- `metadata`: the HM's metadata in use has not expired (its validUntil); `stale` when its last
-  refresh failed and the copy before still serves;
+- `metadata`: each HM's metadata in use (`hms`, by name: its state and validUntil; `paused`
+  when its artifact resolutions failed, `broker.hms`); `failing` when a service has no HM whose
+  metadata is unexpired (its validUntil), `stale` when a refresh failed and the copy before still
+  serves, or an HM is expired or paused while another serves its services;
 - `configuration`: the file of services and clients is loaded (`stale` when its last change was
   refused and the one before still serves).
 
@@ -36,10 +38,9 @@ from werkzeug.wrappers import Response
 
 from broker import metrics
 from broker.extensions import db
-from broker.hm_metadata import live_hm
+from broker.hms import PAUSED, Hms, hms
 from broker.runtime import runtime
 from config import SamlSettings, Settings
-from saml.hm_metadata import IdentityProvider
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("broker.health")
@@ -52,7 +53,6 @@ Check = dict[str, Any]
 class Expiries:
     """What runs out, worked out once at start-up."""
 
-    metadata: datetime | None
     # Our SAML certificates by name: `saml` (signing now), `saml_next` (published ahead).
     certificates: dict[str, datetime]
     warning: timedelta
@@ -71,8 +71,8 @@ class ConfigurationState:
         metrics.config_reloaded(applied)
 
 
-def expiries(settings: Settings, idp: IdentityProvider) -> Expiries:
-    return Expiries(idp.valid_until, certificates(settings.saml), settings.operations.expiry_warning)
+def expiries(settings: Settings) -> Expiries:
+    return Expiries(certificates(settings.saml), settings.operations.expiry_warning)
 
 
 def certificates(saml: SamlSettings) -> dict[str, datetime]:
@@ -90,7 +90,7 @@ def _not_after(pem: bytes) -> datetime:
 
 def init_app(app: Flask, found: Expiries, configuration: ConfigurationState) -> None:
     app.extensions["broker_health"] = (found, configuration)
-    metrics.expiries(found.metadata, found.certificates)
+    metrics.expiries(found.certificates)
     app.register_blueprint(bp)
 
 
@@ -140,8 +140,31 @@ def _keys(found: Expiries, now: datetime) -> Check:
 
 
 def _metadata(found: Expiries, now: datetime) -> Check:
-    # The copy in use now (refreshed while the broker runs), and the last refresh if it failed.
-    status = live_hm().status()
+    """Each HM's metadata in use now (refreshed while the broker runs), and whether every service
+    has an HM to go to."""
+    configured = hms()
+    each = {name: _hm(configured, name, found, now) for name in configured.names}
+    unserved = sorted(
+        service.slug
+        for service in runtime().registry().services
+        if all(each[name]["state"] == FAILING for name in configured.of(service))
+    )
+    if len(each) == 1:
+        # One HM: its state is the check's.
+        return next(iter(each.values()))
+    states = {hm["state"] for hm in each.values()}
+    check: Check = {
+        "state": STALE if states & {FAILING, STALE} else EXPIRING if EXPIRING in states else OK,
+        "hms": each,
+    }
+    if unserved:
+        check["state"] = FAILING
+        check["unserved_services"] = unserved
+    return check
+
+
+def _hm(configured: Hms, name: str, found: Expiries, now: datetime) -> Check:
+    status = configured.live(name).status()
     if status.valid_until is None:
         check: Check = {"state": OK, "valid_until": None}
     else:
@@ -152,6 +175,11 @@ def _metadata(found: Expiries, now: datetime) -> Check:
         # Its last refresh failed: the copy before still serves.
         check["refresh_failed_at"] = status.failed_at.isoformat()
         if check["state"] == OK:
+            check["state"] = STALE
+    if configured.state(name, now) == PAUSED:
+        # Its artifact resolutions failed: new sign-ins go to the next of a service's HMs a while.
+        check["paused"] = True
+        if check["state"] in (OK, EXPIRING):
             check["state"] = STALE
     return check
 

@@ -27,13 +27,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import requests
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from broker import metrics
 from broker.extensions import db
 from broker.models.hm_metadata import StoredCopy, claim_refresh, keep_copy, record_failure, stored_copy
+from config import DEFAULT_HM
 from saml.hm_metadata import (
     IdentityProvider,
     MetadataError,
@@ -87,10 +88,12 @@ class LiveHm:
         clock: Callable[[], datetime],
         interval: timedelta,
         monotonic: Callable[[], float] = time.monotonic,
+        name: str = DEFAULT_HM,
     ) -> None:
         """`read` gives the metadata's bytes from `source` (None: the simulator's, kept nowhere).
         Loads the copy to start with; MetadataError when there is none to be had."""
         self.app = app
+        self.name = name
         self.source = source
         self._read = read
         self._signers = signers
@@ -103,8 +106,7 @@ class LiveHm:
         self._in_use = self._start(clock())
 
     def install(self) -> None:
-        """Make this the app's HM metadata (`live_hm()`), looked after once per interval."""
-        self.app.extensions["broker_hm_metadata"] = self
+        """Look after the metadata once per interval."""
         if self.source is not None:
             self.app.after_request(self.after_request)
 
@@ -268,14 +270,14 @@ class LiveHm:
             # Sign-ins under way and the requests' records name the HM this worker started with.
             raise MetadataError(
                 f"it names another HM ({idp.entity_id!r}, not {entity_id!r}): not taken; to move to another"
-                " HM, point BROKER_HM_METADATA at its metadata and restart"
+                " HM, configure it beside this one (BROKER_HMS) and restart"
             )
 
     def _take(self, idp: IdentityProvider, fetched_at: datetime | None, digest: str | None = None) -> _InUse:
         status = MetadataStatus(self.source, idp.entity_id, idp.valid_until, fetched_at)
         in_use = _InUse(idp, digest or "", status)
         self._in_use = in_use
-        metrics.expiries(idp.valid_until, {})
+        metrics.hm_metadata_valid_until(self.name, idp.valid_until)
         return in_use
 
     def _note_failure(self, in_use: _InUse, failed_at: datetime | None, failure: str | None) -> None:
@@ -283,11 +285,6 @@ class LiveHm:
         if failed_at is None or (fetched_at is not None and failed_at <= fetched_at):
             failed_at, failure = None, None
         self._in_use = replace(in_use, status=replace(in_use.status, failed_at=failed_at, failure=failure))
-
-
-def live_hm() -> LiveHm:
-    """The running app's HM metadata."""
-    return current_app.extensions["broker_hm_metadata"]
 
 
 def source_reader(source: str) -> Callable[[], bytes]:

@@ -85,7 +85,7 @@ class LiveKeys:
                 self._base, key=keys.key, next_key=keys.next_key, decrypting_keys=keys.decrypting
             )
             window = self._saml = _Window(schedule, now, schedule.changes_after(now), value)
-            metrics.expiries(None, health.certificates(value))
+            metrics.expiries(health.certificates(value))
         assert isinstance(window.value, SamlSettings)
         return window.value
 

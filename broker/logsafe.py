@@ -34,6 +34,11 @@ def shown(value: object) -> str:
     text = str(value)
     if len(text) > LIMIT:
         text = f"{text[:LIMIT]}...({len(text) - LIMIT} more)"
+    return escaped(text)
+
+
+def escaped(text: str) -> str:
+    """`text` with its control characters (and the backslash) escaped, as log lines show them."""
     return _UNSAFE.sub(_escape, text)
 
 

@@ -91,8 +91,21 @@ CONFIG_RELOADS = Counter(
 )
 METADATA_VALID_UNTIL = Gauge(
     "broker_hm_metadata_valid_until_timestamp_seconds",
-    "When the HM's metadata expires (its validUntil), as a Unix time; absent when it names none.",
+    "When each HM's metadata in use expires (its validUntil), as a Unix time; absent when it names none.",
+    ["hm"],
     multiprocess_mode="livemin",
+)
+HM_SELECTED = Counter("broker_hm_selected", "New sign-ins sent to an HM, by its name.", ["hm"])
+HM_FAILOVER = Counter(
+    "broker_hm_failover",
+    "New sign-ins that passed an HM by for the next of their service's HMs, by the HM passed by and "
+    "why (expired: its metadata; paused: its artifact resolutions failed).",
+    ["hm", "state"],
+)
+HM_PAUSED = Counter(
+    "broker_hm_paused",
+    "Times an HM was passed by for new sign-ins after its artifact resolutions failed in a row.",
+    ["hm"],
 )
 CERTIFICATE_NOT_AFTER = Gauge(
     "broker_certificate_not_after_timestamp_seconds",
@@ -157,10 +170,26 @@ def config_reloaded(applied: bool) -> None:
     CONFIG_RELOADS.labels("applied" if applied else "refused").inc()
 
 
-def expiries(metadata_valid_until: datetime | None, certificates: dict[str, datetime]) -> None:
-    """What expires: the HM's metadata and our certificates (set at start-up, read at every scrape)."""
-    if metadata_valid_until is not None:
-        METADATA_VALID_UNTIL.set(metadata_valid_until.timestamp())
+def hm_selected(hm: str) -> None:
+    HM_SELECTED.labels(hm).inc()
+
+
+def hm_failover(hm: str, state: str) -> None:
+    HM_FAILOVER.labels(hm, state).inc()
+
+
+def hm_paused(hm: str) -> None:
+    HM_PAUSED.labels(hm).inc()
+
+
+def hm_metadata_valid_until(hm: str, valid_until: datetime | None) -> None:
+    """When the metadata in use of `hm` expires (set as a copy is taken into use, read at every scrape)."""
+    if valid_until is not None:
+        METADATA_VALID_UNTIL.labels(hm).set(valid_until.timestamp())
+
+
+def expiries(certificates: dict[str, datetime]) -> None:
+    """When our certificates expire (set at start-up and as keys roll over, read at every scrape)."""
     for name, not_after in certificates.items():
         CERTIFICATE_NOT_AFTER.labels(name).set(not_after.timestamp())
 

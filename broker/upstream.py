@@ -7,6 +7,7 @@ joins the pure `saml` package to the stored requests in `broker.models`.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from datetime import datetime
 from lxml import etree
 
 from broker import logs, metrics, models
+from broker.hms import Hms
 from config import Binding, Registry, SamlSettings, Service
 from saml import relay_state
 from saml.artifact import Transport, parse_artifact, resolve
@@ -25,6 +27,7 @@ from saml.response import Expected, ValidatedResponse, decode_post_response, val
 from saml.xml import new_id
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("broker.upstream")
 
 
 # Refusals that are the HM's genuine, final word on a request (a status, or a signed assertion
@@ -53,6 +56,8 @@ class Answer:
     request_id: str
     service: Service
     validated: ValidatedResponse
+    # The entityID of the HM that gave it.
+    hm: str
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class Refusal:
     purpose: str
     request_id: str
     error: SamlError
+    hm: str
 
 
 @dataclass(frozen=True)
@@ -75,10 +81,12 @@ class Upstream:
     # The current services: a sign-in finishes with its service as the registry declares it now.
     registry: Callable[[], Registry]
     new_id: Callable[[], str] = new_id
-    # Our keys of a moment (a key rollover: `broker.keys`) and the HM's metadata in use (refreshed:
-    # `broker.hm_metadata`); None: `settings` and `idp`, fixed.
+    # Our keys of a moment (a key rollover: `broker.keys`); None: `settings`, fixed.
     keys: Callable[[datetime], SamlSettings] | None = None
-    hm: Callable[[datetime], IdentityProvider] | None = None
+    # The HMs, their metadata in use (refreshed: `broker.hm_metadata`) and the choice between them
+    # (`broker.hms`), and each one's transport (its TLS CA); None: `idp` and `transport`, fixed.
+    hms: Hms | None = None
+    transports: Mapping[str, Transport] | None = None
 
     @classmethod
     def create(
@@ -90,19 +98,27 @@ class Upstream:
         secret_key: str,
         registry: Callable[[], Registry],
         keys: Callable[[datetime], SamlSettings] | None = None,
-        hm: Callable[[datetime], IdentityProvider] | None = None,
+        hms: Hms | None = None,
+        transports: Mapping[str, Transport] | None = None,
     ) -> Upstream:
         # The RelayState MAC key is derived, so it never equals the session-signing key.
         secret = hashlib.sha256(b"eh-broker relay-state\0" + secret_key.encode("utf-8")).digest()
-        return cls(settings, idp, transport, clock, secret, registry, keys=keys, hm=hm)
+        return cls(
+            settings, idp, transport, clock, secret, registry, keys=keys, hms=hms, transports=transports
+        )
 
     def saml(self, now: datetime) -> SamlSettings:
         """Our SP at `now`: the key that signs, the next one published, those that decrypt."""
         return self.settings if self.keys is None else self.keys(now)
 
-    def identity_provider(self, now: datetime) -> IdentityProvider:
-        """The HM at `now`; MetadataExpired when its metadata in use is past its validUntil."""
-        return self.idp if self.hm is None else self.hm(now)
+    def identity_provider(self, service: Service, now: datetime) -> tuple[str | None, IdentityProvider]:
+        """The HM a new sign-in for `service` goes to at `now` (its name; None: the fixed `idp`);
+        MetadataExpired when the metadata in use of every one of its HMs is past its validUntil."""
+        return (None, self.idp) if self.hms is None else self.hms.choose(service, now)
+
+    def sent_to(self, name: str | None, now: datetime) -> tuple[str | None, IdentityProvider]:
+        """The HM a sign-in was sent to: its answer is taken from that HM only."""
+        return (None, self.idp) if self.hms is None else self.hms.idp(name, now)
 
     def start(self, service: Service, purpose: str) -> OutgoingRequest:
         """Store a new request for `service` and build the AuthnRequest that carries it; the answer
@@ -112,13 +128,20 @@ class Upstream:
         """
         now = self.clock()
         # First: a sign-in that cannot trust the HM's metadata stores nothing.
-        settings, idp = self.saml(now), self.identity_provider(now)
+        settings, (hm, idp) = self.saml(now), self.identity_provider(service, now)
         level = LevelOfAssurance(service.minimum_loa)
         reference = relay_state.new_reference()
         request_id = self.new_id()
         logs.sign_in(request_id)
+        if hm is not None:
+            log.info(
+                "sign-in sent to hm=%s service=%s",
+                hm,
+                service.slug,
+                extra={"hm": hm, "service": service.slug},
+            )
         models.add_request(
-            models.OpenRequest(request_id, purpose, service.slug, level.value, now),
+            models.OpenRequest(request_id, purpose, service.slug, level.value, now, hm),
             reference,
             settings.request_lifetime,
         )
@@ -134,27 +157,27 @@ class Upstream:
         """
         self._check_binding(values)
         now = self.clock()
-        settings, idp = self.saml(now), self.identity_provider(now)
         reference = relay_state.unseal(values.get("RelayState"), self.secret)
         pending = models.pending_request(reference, now)
         request_id, purpose = pending.id, pending.purpose
         logs.sign_in(request_id)
+        settings, (hm, idp) = self.saml(now), self.sent_to(pending.hm, now)
         service = self.registry().service(pending.service_slug)
         if service is None:
             raise SamlError(Reason.REQUEST_UNKNOWN, "the request's service is no longer configured")
         expected = Expected(request_id, service, LevelOfAssurance(pending.minimum_level), pending.sent_at)
         try:
             validated = validate_response(
-                self._response(values, settings, idp, now), settings, idp, expected, now
+                self._response(values, settings, hm, idp, now), settings, idp, expected, now
             )
         except SamlError as error:
             if not isinstance(error, StatusError) and error.reason not in FINAL_REASONS:
                 raise
             # The HM has given its one answer to this request: it cannot be answered again.
             models.consume(request_id, now, None, None, None)
-            return Refusal(purpose, request_id, error)
+            return Refusal(purpose, request_id, error, idp.entity_id)
         models.consume(request_id, now, idp.entity_id, validated.assertion_id, validated.remember_until)
-        return Answer(purpose, request_id, service, validated)
+        return Answer(purpose, request_id, service, validated, idp.entity_id)
 
     def _check_binding(self, values: Mapping[str, str]) -> None:
         """Only the binding our AuthnRequests name (ProtocolBinding) may answer them. Under
@@ -173,12 +196,30 @@ class Upstream:
             )
 
     def _response(
-        self, values: Mapping[str, str], settings: SamlSettings, idp: IdentityProvider, now: datetime
+        self,
+        values: Mapping[str, str],
+        settings: SamlSettings,
+        hm: str | None,
+        idp: IdentityProvider,
+        now: datetime,
     ) -> etree._Element:
         if values.get("SAMLart"):
             artifact = parse_artifact(values.get("SAMLart"))
-            with metrics.artifact_resolution():
-                return resolve(artifact, settings, idp, self.transport, now, self.new_id())
+            transport = self.transport if hm is None or self.transports is None else self.transports[hm]
+            try:
+                with metrics.artifact_resolution():
+                    response = resolve(artifact, settings, idp, transport, now, self.new_id())
+            except SamlError as error:
+                if (
+                    hm is not None
+                    and self.hms is not None
+                    and error.reason is Reason.ARTIFACT_RESOLUTION_FAILED
+                ):
+                    self.hms.resolution_failed(hm, now)
+                raise
+            if hm is not None and self.hms is not None:
+                self.hms.resolved(hm)
+            return response
         if values.get("SAMLResponse"):
             return decode_post_response(values.get("SAMLResponse"), self.settings.max_message_bytes)
         raise SamlError(Reason.MESSAGE_MISSING, "neither SAMLart nor SAMLResponse")

@@ -4,9 +4,11 @@ services and clients read from the configuration file."""
 from config.env import load_settings
 from config.registry import ConfigFile, Registry
 from config.settings import (
+    DEFAULT_HM,
     Binding,
     ConfigError,
     DataEncryption,
+    HmSettings,
     KeyPair,
     KvkSettings,
     NextKey,
@@ -17,10 +19,12 @@ from config.settings import (
 )
 
 __all__ = [
+    "DEFAULT_HM",
     "Binding",
     "ConfigError",
     "ConfigFile",
     "DataEncryption",
+    "HmSettings",
     "KeyPair",
     "KvkSettings",
     "NextKey",

@@ -20,10 +20,12 @@ from config.key_schedule import KeySchedule
 from config.key_store import read_store
 from config.registry import ConfigFile
 from config.settings import (
+    DEFAULT_HM,
     GCM_ONLY,
     Binding,
     ConfigError,
     DataEncryption,
+    HmSettings,
     KeyPair,
     KvkSettings,
     NextKey,
@@ -41,6 +43,7 @@ _DEV_BASE_URL = "http://127.0.0.1:5000"
 # A made-up OIN for development only: production must name the organisation's own.
 _DEV_OIN = "00000009999999990000"
 _BINDINGS = {"post": Binding.POST, "redirect": Binding.REDIRECT, "artifact": Binding.ARTIFACT}
+_HM_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 _PEM_BEGIN, _PEM_END = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
 
 
@@ -81,6 +84,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             # In production a service requiring an establishment needs the KvK API's key; the
             # file is refused without it, at start-up or when a reload would add such a service.
             kvk_available=not production or bool(env.get("BROKER_KVK_API_KEY", "")),
+            hm_names=tuple(hm.name for hm in saml.configured_hms),
         ),
         simulator=simulator,
         demo_secret=_demo_secret(env, production),
@@ -191,7 +195,8 @@ def _saml(
     oin = env.get("BROKER_OIN", None if production else _DEV_OIN)
     if not re.fullmatch(r"[0-9]{20}", oin):
         raise ConfigError(f"BROKER_OIN must be 20 digits, not {oin!r}")
-    hm_metadata, signers = _hm_metadata(env, production, simulator)
+    hms = _hms(env, production, simulator)
+    first = hms[0]
     if stored is None:
         key, next_key, decrypting = (
             _key_pair(env, "BROKER_SAML_KEY", "BROKER_SAML_CERT", instance, production),
@@ -211,10 +216,13 @@ def _saml(
         key=key,
         next_key=next_key,
         decrypting_keys=decrypting,
-        hm_metadata=hm_metadata,
-        hm_metadata_signers=signers,
+        hm_metadata=first.metadata,
+        hm_metadata_signers=first.signers,
         hm_metadata_refresh=timedelta(minutes=env.integer("BROKER_HM_METADATA_REFRESH_MINUTES", 60, 1, 1440)),
-        hm_tls_ca_bundle=_optional_file(env, "BROKER_HM_TLS_CA"),
+        hm_tls_ca_bundle=first.tls_ca_bundle,
+        hms=hms if env.optional("BROKER_HMS") else (),
+        hm_failover_after=env.integer("BROKER_HM_FAILOVER_AFTER", 3, 1, 100),
+        hm_pause=timedelta(minutes=env.integer("BROKER_HM_PAUSE_MINUTES", 5, 1, 1440)),
         clock_skew=timedelta(seconds=env.integer("BROKER_SAML_CLOCK_SKEW", 120, 0, 300)),
         request_binding=_binding(env, "BROKER_SAML_REQUEST_BINDING", "post", {"post", "redirect"}),
         response_binding=_binding(env, "BROKER_SAML_RESPONSE_BINDING", "artifact", {"artifact", "post"}),
@@ -247,22 +255,68 @@ def _catalogue_environment(env: _Env, production: bool) -> str:
     return raw
 
 
-def _hm_metadata(env: _Env, production: bool, simulator: bool) -> tuple[str | None, tuple[bytes, ...]]:
-    """Where the HM's metadata comes from, and the certificates its signature must verify with."""
-    source = env.optional("BROKER_HM_METADATA")
+def _hms(env: _Env, production: bool, simulator: bool) -> tuple[HmSettings, ...]:
+    """The HMs in order of preference: those BROKER_HMS names, each with its BROKER_HM_<NAME>_*
+    settings; without it, the one of BROKER_HM_METADATA, BROKER_HM_METADATA_SIGNER, BROKER_HM_TLS_CA."""
+    raw = env.optional("BROKER_HMS")
+    if raw is None:
+        return (
+            _hm(
+                env,
+                production,
+                simulator,
+                DEFAULT_HM,
+                "BROKER_HM_METADATA",
+                "BROKER_HM_METADATA_SIGNER",
+                "BROKER_HM_TLS_CA",
+            ),
+        )
+    names = tuple(part.strip() for part in raw.split(","))
+    if not all(_HM_NAME.fullmatch(name) for name in names) or len(set(names)) != len(names):
+        raise ConfigError(
+            "BROKER_HMS must list names (lower-case letters, digits and dashes, starting with a letter),"
+            f" separated by commas, each once, not {raw!r}"
+        )
+    for single in ("BROKER_HM_METADATA", "BROKER_HM_METADATA_SIGNER", "BROKER_HM_TLS_CA"):
+        if env.optional(single) is not None:
+            raise ConfigError(f"{single} is for one HM: with BROKER_HMS, set BROKER_HM_<NAME>_… for each HM")
+    hms = []
+    for name in names:
+        prefix = f"BROKER_HM_{name.upper().replace('-', '_')}"
+        hms.append(
+            _hm(
+                env,
+                production,
+                simulator,
+                name,
+                f"{prefix}_METADATA",
+                f"{prefix}_METADATA_SIGNER",
+                f"{prefix}_TLS_CA",
+            )
+        )
+    if sum(hm.metadata is None for hm in hms) > 1:
+        raise ConfigError("only one HM can be the built-in simulator (no metadata set)")
+    return tuple(hms)
+
+
+def _hm(
+    env: _Env, production: bool, simulator: bool, name: str, metadata: str, signer: str, tls_ca: str
+) -> HmSettings:
+    """One HM: where its metadata comes from, the certificates its signature must verify with, its TLS CA."""
+    source = env.optional(metadata)
     if source is None and not simulator:
-        raise ConfigError("BROKER_HM_METADATA must be set (a file path or URL) unless BROKER_SIMULATOR=1")
-    signers = _certificates(env, "BROKER_HM_METADATA_SIGNER")
+        raise ConfigError(f"{metadata} must be set (a file path or URL) unless BROKER_SIMULATOR=1")
+    signers = _certificates(env, signer)
     if production and source is not None and source.startswith(("https://", "http://")):
         # Fetched metadata pins every certificate the broker trusts: its signature must be checked.
         if not source.startswith("https://"):
-            raise ConfigError("BROKER_HM_METADATA must be an https:// URL or a file in production")
+            raise ConfigError(f"{metadata} must be an https:// URL or a file in production")
         if not signers:
             raise ConfigError(
-                "BROKER_HM_METADATA_SIGNER must be set in the production profile when BROKER_HM_METADATA "
+                f"{signer} must be set in the production profile when {metadata} "
                 "is a URL: the certificate the HM signs its metadata with"
             )
-    return source, signers
+    return HmSettings(name, source, signers, _optional_file(env, tls_ca), signer)
 
 
 def _key_pair(env: _Env, key_var: str, cert_var: str, instance: Path, production: bool) -> KeyPair:

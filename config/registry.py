@@ -72,6 +72,8 @@ class ConfigFile:
     check_seconds: int = 1
     # Whether the KvK Handelsregister can be asked: services requiring an establishment need it.
     kvk_available: bool = True
+    # The configured HMs' names: a service's `hms` must name some of them (none: not checked).
+    hm_names: tuple[str, ...] = ()
 
     def read(self) -> Registry:
         """The file as it is on disk now; ConfigError names the file, the entry and the field."""
@@ -84,6 +86,7 @@ class ConfigFile:
     def _registry(self, document: dict[str, Any]) -> Registry:
         services = load_services(self.path, document)
         self._check_kvk(services)
+        self._check_hms(services)
         return Registry(services, load_clients(self.path, document, services, self.environ, self.production))
 
     def _check_kvk(self, services: tuple[Service, ...]) -> None:
@@ -94,6 +97,17 @@ class ConfigFile:
                 raise ConfigError(
                     f"{self.path}: services[{n}] ({service.slug}): field 'establishment': 'required' reads"
                     " the KvK Handelsregister, which needs BROKER_KVK_API_KEY in the production profile"
+                )
+
+    def _check_hms(self, services: tuple[Service, ...]) -> None:
+        if not self.hm_names:
+            return
+        for n, service in enumerate(services):
+            unknown = [name for name in service.hms if name not in self.hm_names]
+            if unknown:
+                raise ConfigError(
+                    f"{self.path}: services[{n}] ({service.slug}): field 'hms' names {', '.join(unknown)},"
+                    f" not a configured HM (BROKER_HMS: {', '.join(self.hm_names)})"
                 )
 
 

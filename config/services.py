@@ -158,12 +158,22 @@ def _service(path: Path, n: int, entry: Any) -> Service:
         profile=profile.name,
         catalogue=_catalogue_entry(where, entry, service_uuid),
         local_mandate=local_mandate,
+        hms=_hm_names(where, entry),
     )
     refusal = _profile_refusal(profile, service)
     if refusal is not None:
         name, why = refusal
         raise ConfigError(f"{where}: field '{name}' {why} for profile {profile.name} ({profile.portal})")
     return service
+
+
+def _hm_names(where: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
+    value = entry.get("hms", [])
+    if not isinstance(value, list) or not all(isinstance(name, str) and name for name in value):
+        raise ConfigError(f"{where}: field 'hms' must list the names of HMs (BROKER_HMS)")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{where}: field 'hms' repeats an HM")
+    return tuple(value)
 
 
 def _profile(where: str, entry: dict[str, Any]) -> PortalProfile:

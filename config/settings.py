@@ -104,6 +104,25 @@ class Service:
     # `required`: a representative only with a current local mandate (the broker's register);
     # `narrow`: a current one's establishment restricts further; `none`: not consulted.
     local_mandate: str = "none"
+    # The names of the HMs it is registered with, in order of preference (none: every configured HM).
+    hms: tuple[str, ...] = ()
+
+
+# The name of the one HM configured without BROKER_HMS (BROKER_HM_METADATA and its companions).
+DEFAULT_HM = "default"
+
+
+@dataclass(frozen=True)
+class HmSettings:
+    """One HM the broker is registered with: where its metadata comes from, the certificates one
+    of which must have signed it (none: not checked), and the CA its TLS certificate ends in."""
+
+    name: str
+    metadata: str | None  # a path or URL; None: the built-in simulator's
+    signers: tuple[bytes, ...] = ()
+    tls_ca_bundle: Path | None = None
+    # The setting that names its pinned signer, for messages.
+    signer_setting: str = "BROKER_HM_METADATA_SIGNER"
 
 
 @dataclass(frozen=True)
@@ -142,6 +161,19 @@ class SamlSettings:
     hm_ids: tuple[str, ...] = ()
     # The HM environment the broker is connected to (`preprod` or `prod`), named in its catalogue.
     catalogue_environment: str = "preprod"
+    # The HMs in order of preference (BROKER_HMS); none: the one of `hm_metadata` and its companions.
+    hms: tuple[HmSettings, ...] = ()
+    # After this many artifact resolutions at an HM have failed in a row, new sign-ins go to the
+    # next of a service's HMs for `hm_pause`.
+    hm_failover_after: int = 3
+    hm_pause: timedelta = timedelta(minutes=5)
+
+    @property
+    def configured_hms(self) -> tuple[HmSettings, ...]:
+        """The HMs in order of preference, at least one."""
+        if self.hms:
+            return self.hms
+        return (HmSettings(DEFAULT_HM, self.hm_metadata, self.hm_metadata_signers, self.hm_tls_ca_bundle),)
 
     def service_id(self, service: Service) -> str:
         """The ServiceID the HM puts in assertions for `service`."""

@@ -73,7 +73,15 @@ def resolve(
 ) -> etree._Element:
     """Exchange `artifact` for the Response it stands for, via the HM's resolution service."""
     if artifact.source_id != idp.source_id:
-        raise SamlError(Reason.ARTIFACT_SOURCE_UNKNOWN, "artifact was not issued by the configured HM")
+        raise SamlError(
+            Reason.ARTIFACT_SOURCE_UNKNOWN,
+            "artifact was not issued by the configured HM",
+            facts={
+                "check": "artifact SourceID",
+                "expected": f"{idp.source_id.hex()} (SHA-1 of {idp.entity_id})",
+                "received": artifact.source_id.hex(),
+            },
+        )
     url = idp.artifact_resolution_urls.get(artifact.endpoint_index)
     if url is None:
         raise SamlError(Reason.ARTIFACT_SOURCE_UNKNOWN, "HM has no resolution service with that index")
@@ -114,7 +122,15 @@ def read_artifact_response(data: bytes, idp: IdentityProvider, resolve_id: str) 
         signature.verify(answer, idp.signing_certificates)
     issuer = child(answer, "saml", "Issuer")
     if issuer is not None and text(issuer) != idp.entity_id:
-        raise SamlError(Reason.ISSUER_MISMATCH, "ArtifactResponse Issuer is not the HM")
+        raise SamlError(
+            Reason.ISSUER_MISMATCH,
+            "ArtifactResponse Issuer is not the HM",
+            facts={
+                "check": "ArtifactResponse Issuer",
+                "expected": idp.entity_id,
+                "received": text(issuer)[:300],
+            },
+        )
     if answer.get("InResponseTo") != resolve_id:
         raise SamlError(Reason.IN_RESPONSE_TO_MISMATCH, "ArtifactResponse does not answer our resolve")
     raise_for_status(answer)
@@ -152,12 +168,20 @@ def requests_transport(settings: SamlSettings, max_bytes: int) -> Transport:
                 content = _capped_body(answer.raw, max_bytes + 1, deadline)
                 if answer.status_code != 200:
                     raise SamlError(
-                        Reason.ARTIFACT_RESOLUTION_FAILED, f"HM answered HTTP {answer.status_code}"
+                        Reason.ARTIFACT_RESOLUTION_FAILED,
+                        f"HM answered HTTP {answer.status_code}",
+                        facts={
+                            "check": "artifact resolution",
+                            "url": url,
+                            "received": f"HTTP {answer.status_code}",
+                        },
                     )
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             # The body is read from urllib3 directly, so its errors arrive unwrapped.
             raise SamlError(
-                Reason.ARTIFACT_RESOLUTION_FAILED, f"HM unreachable: {type(exc).__name__}"
+                Reason.ARTIFACT_RESOLUTION_FAILED,
+                f"HM unreachable: {type(exc).__name__}",
+                facts={"check": "artifact resolution", "url": url, "received": type(exc).__name__},
             ) from None
         if len(content) > max_bytes:
             raise SamlError(Reason.MESSAGE_TOO_LARGE, "ArtifactResponse exceeds the size limit")

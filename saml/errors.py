@@ -68,12 +68,22 @@ class Reason(enum.StrEnum):
 class SamlError(Exception):
     """A SAML message was refused; `reason` says why, `detail` adds context for the log."""
 
-    def __init__(self, reason: Reason, detail: str = "", shown: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        reason: Reason,
+        detail: str = "",
+        shown: Mapping[str, str] | None = None,
+        facts: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
         self.reason = reason
         self.detail = detail
         # Values the user's page may show (a required level, say): never personal data.
         self.shown = dict(shown or {})
+        # What the failed check compared, for an operator (`flask eherkenning explain`): `expected`
+        # and `received`, `now` and the moments, algorithms, status codes. Never personal data:
+        # entity IDs, URLs, moments, algorithm and status URIs only.
+        self.facts = dict(facts or {})
 
 
 class StatusError(SamlError):
@@ -83,6 +93,6 @@ class StatusError(SamlError):
     """
 
     def __init__(self, reason: Reason, status_codes: tuple[str, ...], message: str = "") -> None:
-        super().__init__(reason, " / ".join(status_codes))
+        super().__init__(reason, " / ".join(status_codes), facts={"status_codes": " / ".join(status_codes)})
         self.status_codes = status_codes
         self.status_message = message

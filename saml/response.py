@@ -22,7 +22,7 @@ from saml.errors import Reason, SamlError, StatusError
 from saml.hm_metadata import IdentityProvider
 from saml.identity import EherkenningIdentity
 from saml.loa import LevelOfAssurance
-from saml.xml import NS, child, parse, parse_instant, qname, required_child, text
+from saml.xml import NS, child, format_instant, parse, parse_instant, qname, required_child, text
 
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 _BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
@@ -82,10 +82,18 @@ def validate_response(
     signature.register_ids(response.getroottree().getroot())
     _check_issuer(response, idp, required=False)
     if response.get("InResponseTo") != expected.request_id:
-        raise SamlError(Reason.IN_RESPONSE_TO_MISMATCH, "Response InResponseTo is not our request")
+        raise SamlError(
+            Reason.IN_RESPONSE_TO_MISMATCH,
+            "Response InResponseTo is not our request",
+            facts=_compared("Response InResponseTo", expected.request_id, response.get("InResponseTo")),
+        )
     destination = response.get("Destination")
     if destination is not None and destination != settings.acs_url:
-        raise SamlError(Reason.DESTINATION_MISMATCH, "Response Destination is not our ACS")
+        raise SamlError(
+            Reason.DESTINATION_MISMATCH,
+            "Response Destination is not our ACS",
+            facts=_compared("Response Destination", settings.acs_url, destination),
+        )
     if signature.is_signed(response):
         signature.verify(response, idp.signing_certificates)
     raise_for_status(response)
@@ -105,6 +113,7 @@ def validate_response(
         raise SamlError(
             Reason.LOA_TOO_LOW,
             f"{level.value} below required {expected.minimum_level.value}",
+            facts=_compared("AuthnContextClassRef", f"{expected.minimum_level.uri} or higher", level.uri),
             shown={
                 "level": expected.minimum_level.label,
                 "achieved": level.uri,
@@ -156,7 +165,12 @@ def _check_issuer(element: etree._Element, idp: IdentityProvider, required: bool
             raise SamlError(Reason.ISSUER_MISMATCH, "Issuer missing")
         return
     if text(issuer) != idp.entity_id:
-        raise SamlError(Reason.ISSUER_MISMATCH, f"{etree.QName(element).localname} Issuer is not the HM")
+        where = etree.QName(element).localname
+        raise SamlError(
+            Reason.ISSUER_MISMATCH,
+            f"{where} Issuer is not the HM",
+            facts=_compared(f"{where} Issuer", idp.entity_id, text(issuer)),
+        )
 
 
 def _the_assertion(response: etree._Element, settings: SamlSettings, now: datetime) -> etree._Element:
@@ -183,13 +197,26 @@ def _check_subject(
             continue
         data = required_child(confirmation, "saml", "SubjectConfirmationData")
         if data.get("Recipient") != settings.acs_url:
-            raise SamlError(Reason.RECIPIENT_MISMATCH, "SubjectConfirmationData Recipient is not our ACS")
+            raise SamlError(
+                Reason.RECIPIENT_MISMATCH,
+                "SubjectConfirmationData Recipient is not our ACS",
+                facts=_compared("SubjectConfirmationData Recipient", settings.acs_url, data.get("Recipient")),
+            )
         if data.get("InResponseTo") != expected.request_id:
-            raise SamlError(Reason.IN_RESPONSE_TO_MISMATCH, "SubjectConfirmationData InResponseTo differs")
+            raise SamlError(
+                Reason.IN_RESPONSE_TO_MISMATCH,
+                "SubjectConfirmationData InResponseTo differs",
+                facts=_compared(
+                    "SubjectConfirmationData InResponseTo", expected.request_id, data.get("InResponseTo")
+                ),
+            )
+        where = "SubjectConfirmationData"
         if parse_instant(data.get("NotOnOrAfter"), "NotOnOrAfter") <= now - skew:
-            raise SamlError(Reason.EXPIRED, "SubjectConfirmationData has expired")
+            raise SamlError(Reason.EXPIRED, f"{where} has expired", facts=_window(where, data, now, skew))
         if data.get("NotBefore") and parse_instant(data.get("NotBefore"), "NotBefore") > now + skew:
-            raise SamlError(Reason.NOT_YET_VALID, "SubjectConfirmationData is not yet valid")
+            raise SamlError(
+                Reason.NOT_YET_VALID, f"{where} is not yet valid", facts=_window(where, data, now, skew)
+            )
         break
     else:
         raise SamlError(Reason.SUBJECT_CONFIRMATION, "no bearer SubjectConfirmation")
@@ -203,17 +230,31 @@ def _check_conditions(
     conditions = required_child(assertion, "saml", "Conditions")
     not_before = conditions.get("NotBefore")
     if not_before and parse_instant(not_before, "NotBefore") > now + skew:
-        raise SamlError(Reason.NOT_YET_VALID, "assertion is not yet valid")
+        raise SamlError(
+            Reason.NOT_YET_VALID,
+            "assertion is not yet valid",
+            facts=_window("Conditions", conditions, now, skew),
+        )
     not_on_or_after = parse_instant(conditions.get("NotOnOrAfter"), "Conditions NotOnOrAfter")
     if not_on_or_after <= now - skew:
-        raise SamlError(Reason.EXPIRED, "assertion has expired")
+        raise SamlError(
+            Reason.EXPIRED, "assertion has expired", facts=_window("Conditions", conditions, now, skew)
+        )
     restrictions = conditions.findall(qname("saml", "AudienceRestriction"))
     if not restrictions:
-        raise SamlError(Reason.AUDIENCE_MISMATCH, "no AudienceRestriction")
+        raise SamlError(
+            Reason.AUDIENCE_MISMATCH,
+            "no AudienceRestriction",
+            facts=_compared("Conditions AudienceRestriction", settings.entity_id, None),
+        )
     for restriction in restrictions:
         audiences = [text(a) for a in restriction.findall(qname("saml", "Audience"))]
         if settings.entity_id not in audiences:
-            raise SamlError(Reason.AUDIENCE_MISMATCH, "assertion is not meant for us")
+            raise SamlError(
+                Reason.AUDIENCE_MISMATCH,
+                "assertion is not meant for us",
+                facts=_compared("Conditions Audience", settings.entity_id, ", ".join(audiences)),
+            )
     return not_on_or_after
 
 
@@ -233,6 +274,33 @@ def _check_service(identity: EherkenningIdentity, settings: SamlSettings, servic
     if identity.service_id is None and identity.service_uuid is None:
         raise SamlError(Reason.SERVICE_MISSING, "assertion names no ServiceID or ServiceUUID")
     if identity.service_id is not None and identity.service_id != settings.service_id(service):
-        raise SamlError(Reason.SERVICE_MISMATCH, "assertion is for another ServiceID")
+        raise SamlError(
+            Reason.SERVICE_MISMATCH,
+            "assertion is for another ServiceID",
+            facts=_compared("ServiceID", settings.service_id(service), identity.service_id),
+        )
     if identity.service_uuid is not None and identity.service_uuid != service.uuid:
-        raise SamlError(Reason.SERVICE_MISMATCH, "assertion is for another ServiceUUID")
+        raise SamlError(
+            Reason.SERVICE_MISMATCH,
+            "assertion is for another ServiceUUID",
+            facts=_compared("ServiceUUID", service.uuid, identity.service_uuid),
+        )
+
+
+def _compared(check: str, expected: str, received: str | None) -> dict[str, str]:
+    """What a check of one value compared: never a value naming a person (entity IDs, URLs, IDs
+    we made)."""
+    return {
+        "check": check,
+        "expected": expected,
+        "received": "(none)" if received is None else received[:300],
+    }
+
+
+def _window(check: str, element: etree._Element, now: datetime, skew: timedelta) -> dict[str, str]:
+    """The validity window an element names, against our clock and the skew allowed."""
+    facts = {"check": f"{check} NotBefore/NotOnOrAfter", "now": format_instant(now), "clock_skew": str(skew)}
+    for name in ("NotBefore", "NotOnOrAfter"):
+        if element.get(name):
+            facts[name] = element.get(name, "")[:64]
+    return facts

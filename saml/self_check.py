@@ -251,8 +251,10 @@ def check_hm_metadata(
     now: datetime,
     production: bool,
     signers: Sequence[bytes] = (),
+    signer_setting: str = "BROKER_HM_METADATA_SIGNER",
 ) -> list[Finding]:
-    """An HM's metadata: signed well, certificates valid, the endpoints our bindings need."""
+    """An HM's metadata: signed well, certificates valid, the endpoints our bindings need; with
+    `signers` (pinned in `signer_setting`), its signature must verify with one of them."""
     root, findings = _read("HM metadata", data, None)
     if root is None:
         return findings
@@ -274,11 +276,11 @@ def check_hm_metadata(
             _warning(subject, "metadata is not signed: take it from the HM over a channel you trust")
         )
     elif signers:
-        findings += _signature(subject, root, signers, "BROKER_HM_METADATA_SIGNER")
+        findings += _signature(subject, root, signers, signer_setting)
     else:
         findings += _signature(subject, root, certificates, "its own certificate")
         findings.append(
-            _warning(subject, "metadata signature is not pinned: set BROKER_HM_METADATA_SIGNER (from the HM)")
+            _warning(subject, f"metadata signature is not pinned: set {signer_setting} (from the HM)")
         )
     findings += _validity(subject, entity, now, HM_METADATA_WARNING)
     if not certificates:

@@ -138,7 +138,25 @@ def _check_signed_info(element: etree._Element, signature: etree._Element) -> No
         or methods["digest"][0] not in _DIGEST_METHODS
         or not set(transforms) <= _TRANSFORMS
     ):
-        raise SamlError(Reason.SIGNATURE_ALGORITHM, "signature uses an algorithm that is not allowed")
+        raise SamlError(
+            Reason.SIGNATURE_ALGORITHM,
+            "signature uses an algorithm that is not allowed",
+            facts={
+                "check": "Signature algorithms",
+                "received": "; ".join(
+                    f"{name}: {', '.join(found)[:200] or '(none)'}"
+                    for name, found in (*methods.items(), ("transforms", transforms))
+                ),
+                "expected": "; ".join(
+                    (
+                        f"c14n: {EXC_C14N}",
+                        f"signature: {', '.join(sorted(_SIGNATURE_METHODS))}",
+                        f"digest: {', '.join(sorted(_DIGEST_METHODS))}",
+                        f"transforms: {', '.join(sorted(_TRANSFORMS))}",
+                    )
+                ),
+            },
+        )
 
 
 def sign(element: etree._Element, pair: KeyPair) -> None:

@@ -80,7 +80,9 @@ def config(tmp_path: Path) -> Path:
 
 
 def app_for(tmp_path: Path, clock: MovableClock, config: Path, **overrides: str) -> Flask:
-    return migrated_app(tmp_path / "instance", clock, BROKER_CONFIG=str(config), BROKER_HM_ID=HM, **overrides)
+    return migrated_app(
+        tmp_path / "instance", clock, **{"BROKER_CONFIG": str(config), "BROKER_HM_ID": HM, **overrides}
+    )
 
 
 def invoke(app: Flask, *args: str) -> tuple[int, list[str]]:
@@ -127,6 +129,57 @@ def test_ten_services_validate_and_pass_the_check(
     ):
         assert any(line.startswith(expected) for line in lines), expected
     assert lines[-1].startswith("0 errors, ")
+
+
+def test_ten_services_on_two_hms_validate_and_pass_the_check(
+    tmp_path: Path, clock: MovableClock, config: Path, xsd: Path
+) -> None:
+    """Services 1 to 5 prefer the built-in simulator (`first`), 6 to 10 the second HM; both HMs'
+    metadata are signed, pinned and examined."""
+    second = SimulatorHm(
+        "https://hm2.example.nl/saml",
+        generate_key_pair("second HM"),
+        "https://hm2.example.nl/sso",
+        "https://hm2.example.nl/ars",
+    )
+    metadata, signer = tmp_path / "second-metadata.xml", tmp_path / "second-signer.pem"
+    metadata.write_bytes(second.metadata(clock()))
+    signer.write_bytes(second.key.cert_pem)
+    text = ten_services()
+    for n in range(1, 11):
+        order = "[first, second]" if n <= 5 else "[second, first]"
+        text = text.replace(f"    index: {n}\n", f"    index: {n}\n    hms: {order}\n")
+    config.write_text(text)
+    app = app_for(
+        tmp_path,
+        clock,
+        config,
+        BROKER_HM_ID=f"{HM},00000001823288444000",
+        BROKER_HMS="first,second",
+        BROKER_HM_SECOND_METADATA=str(metadata),
+        BROKER_HM_SECOND_METADATA_SIGNER=str(signer),
+    )
+    services = app.extensions["broker"].registry().services
+    assert [service.hms for service in services] == [("first", "second")] * 5 + [("second", "first")] * 5
+    out = tmp_path / "catalogue.xml"
+    code, lines = invoke(app, "eherkenning", "catalogue", "--out", str(out))
+    assert code == 0, lines
+    catalogue_schema = etree.XMLSchema(etree.parse(str(xsd / "eherkenning-dc.xml")))
+    metadata_schema = etree.XMLSchema(etree.parse(str(xsd / "saml-schema-metadata-2.0.xsd")))
+    assert catalogue_schema.validate(etree.parse(str(out))), catalogue_schema.error_log
+    assert metadata_schema.validate(etree.fromstring(app.test_client().get("/saml/metadata").data))
+
+    code, lines = invoke(app, "eherkenning", "check", "--xsd", str(xsd))
+    assert code == 0, "\n".join(lines)
+    assert not [line for line in lines if line.startswith("error:")]
+    for expected in (
+        "ok: metadata and catalogue: agree on 10 services, their indexes and UUIDs",
+        "ok: HM http://localhost/simulator/metadata: resolves artifacts at http://localhost/simulator/ars",
+        "ok: HM https://hm2.example.nl/saml: signed with rsa-sha256 with sha256 digests, verified with"
+        " BROKER_HM_SECOND_METADATA_SIGNER",
+        "ok: HM https://hm2.example.nl/saml: resolves artifacts at https://hm2.example.nl/ars",
+    ):
+        assert any(line.startswith(expected) for line in lines), expected
 
 
 def test_the_check_says_when_the_catalogue_is_to_be_sent_anew(

@@ -27,7 +27,7 @@ from broker.hm_metadata import LiveHm
 from broker.models import SamlRequest
 from broker.models.hm_metadata import HmMetadataCopy
 from broker.web.simulator import simulator_hm
-from config import Settings, load_settings
+from config import DEFAULT_HM, Settings, load_settings
 from config.dev_keys import generate_key_pair
 from saml.simulator import SimulatorHm
 from saml.simulator.hm import METADATA_VALIDITY
@@ -108,7 +108,7 @@ def hm(tmp_path: Path, server: MetadataServer, clock: MovableClock) -> Hm:
 
 
 def live(app: Flask) -> LiveHm:
-    return app.extensions["broker_hm_metadata"]
+    return app.extensions["broker_hms"].live(DEFAULT_HM)
 
 
 def refresh(app: Flask) -> tuple[int, str]:

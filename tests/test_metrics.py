@@ -106,7 +106,8 @@ def test_pool_connections_and_expiries_are_gauges(tmp_path: Path, clock: Movable
     assert sample("broker_db_connections", state="open") >= 1
     assert sample("broker_db_connections", state="in_use") == 0
     idp = app.extensions["broker"].upstream.idp
-    assert sample("broker_hm_metadata_valid_until_timestamp_seconds") == idp.valid_until.timestamp()
+    valid_until = sample("broker_hm_metadata_valid_until_timestamp_seconds", hm="default")
+    assert valid_until == idp.valid_until.timestamp()
     assert sample("broker_certificate_not_after_timestamp_seconds", certificate="saml") > clock().timestamp()
 
 

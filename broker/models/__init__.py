@@ -5,6 +5,7 @@ can finish a sign-in another worker started.
 """
 
 from broker.models.audit import AuditChain, AuditRecord
+from broker.models.check_failures import CheckFailure, RecordedFailure, check_failures, record_check_failure
 from broker.models.establishment import (
     PendingChoice,
     WaitingChoice,
@@ -87,6 +88,7 @@ __all__ = [
     "AuditChain",
     "AuditRecord",
     "AuthorizationCode",
+    "CheckFailure",
     "Group",
     "IssuedToken",
     "KvkAnswer",
@@ -104,6 +106,7 @@ __all__ = [
     "PendingChoice",
     "PushedAuthorization",
     "RecognisedSponsor",
+    "RecordedFailure",
     "RecordedMandate",
     "Replaced",
     "SamlRequest",
@@ -124,6 +127,7 @@ __all__ = [
     "add_sponsor",
     "add_token",
     "cached_kvk_answer",
+    "check_failures",
     "claim_code",
     "code_was_used",
     "consume",
@@ -141,6 +145,7 @@ __all__ = [
     "pending_request",
     "purge_expired",
     "put_artifact",
+    "record_check_failure",
     "recorded_mandate",
     "recorded_mandates",
     "registrations",

@@ -39,6 +39,8 @@ class PendingChoice(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     # The sign-in's reference (its SAML request's ID), for the picker's log lines.
     sign_in: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The entityID of the HM that answered, for the audit trail.
+    hm: Mapped[str | None] = mapped_column(String(1000), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class WaitingChoice:
     lookup: RegisterLookup
     options: tuple[RegisteredEstablishment, ...] | None
     sign_in: str | None = None
+    hm: str | None = None
 
 
 _choices = PendingChoice.__table__
@@ -79,6 +82,7 @@ def add_choice(choice: WaitingChoice, now: datetime, lifetime: timedelta) -> Non
         restriction=choice.lookup.restriction,
         options=_stored(choice.options),
         sign_in=choice.sign_in,
+        hm=choice.hm,
         created_at=now,
         expires_at=now + lifetime,
     )
@@ -92,7 +96,7 @@ def find_choice(choice_id: str, now: datetime) -> WaitingChoice | None:
     lookup = RegisterLookup(row.kvk_number, row.restriction)
     options = None if row.options is None else tuple(_option(o, row.kvk_number) for o in row.options)
     return WaitingChoice(
-        row.id, row.client_id, dict(row.parameters), dict(row.claims), lookup, options, row.sign_in
+        row.id, row.client_id, dict(row.parameters), dict(row.claims), lookup, options, row.sign_in, row.hm
     )
 
 

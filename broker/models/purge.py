@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Table, delete, select, tuple_
 
 from broker.extensions import db
+from broker.models.check_failures import CheckFailure
 from broker.models.establishment import PendingChoice
 from broker.models.kvk import KvkAnswer
 from broker.models.oidc import AuthorizationCode, IssuedToken, PendingAuthorization, UsedClientAssertion
@@ -32,6 +33,7 @@ def purge_expired(now: datetime) -> int:
         delete(PushedAuthorization).where(PushedAuthorization.expires_at < now),
         delete(KvkAnswer).where(KvkAnswer.expires_at < now),
         delete(PendingChoice).where(PendingChoice.expires_at < now),
+        delete(CheckFailure).where(CheckFailure.expires_at < now),
     ):
         removed += db.session.execute(statement).rowcount
     db.session.commit()
@@ -60,6 +62,7 @@ def _expired(now: datetime) -> list[tuple[Table, ColumnElement[bool]]]:
                 PushedAuthorization,
                 KvkAnswer,
                 PendingChoice,
+                CheckFailure,
             )
         ),
     ]

@@ -29,6 +29,8 @@ class SamlRequest(db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     consumed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The name of the HM it was sent to (BROKER_HMS): only that HM may answer it.
+    hm: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class SeenAssertion(db.Model):
@@ -61,6 +63,8 @@ class OpenRequest:
     minimum_level: str
     # When the AuthnRequest was sent: the HM's authentication (ForceAuthn) must not be older.
     sent_at: datetime
+    # The HM it was sent to; None: the only one.
+    hm: str | None = None
 
 
 _requests = SamlRequest.__table__
@@ -73,6 +77,7 @@ _FIND_REQUEST = select(
     _requests.c.created_at,
     _requests.c.consumed_at,
     _requests.c.expires_at,
+    _requests.c.hm,
 ).where(_requests.c.reference == bindparam("reference"))
 _CONSUME_REQUEST = (
     update(_requests)
@@ -100,6 +105,7 @@ def add_request(request: OpenRequest, reference: str, lifetime: timedelta) -> No
         purpose=request.purpose,
         created_at=request.sent_at,
         expires_at=request.sent_at + lifetime,
+        hm=request.hm,
     )
 
 
@@ -112,7 +118,9 @@ def pending_request(reference: str, now: datetime) -> OpenRequest:
         raise SamlError(Reason.REQUEST_USED, "request already answered")
     if found.expires_at <= now:
         raise SamlError(Reason.REQUEST_EXPIRED, "request expired")
-    return OpenRequest(found.id, found.purpose, found.service_slug, found.minimum_level, found.created_at)
+    return OpenRequest(
+        found.id, found.purpose, found.service_slug, found.minimum_level, found.created_at, found.hm
+    )
 
 
 def consume(

@@ -13,6 +13,7 @@ from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
+from flask import g
 from werkzeug.wrappers import Response as BaseResponse
 
 from broker import audit, metrics
@@ -108,6 +109,16 @@ def refuse(error: OAuth2Error) -> BaseResponse | tuple[str, int]:
     return oauth_error_page(error.error, reference)
 
 
+def answered_by(hm_entity_id: str) -> None:
+    """The HM whose answer this request finishes a sign-in with, for the audit trail."""
+    g.hm_entity_id = hm_entity_id
+
+
+def answering_hm() -> str | None:
+    """The HM `answered_by` named in this request, if any."""
+    return g.get("hm_entity_id")
+
+
 def _record(authorized: Authorization, outcome: audit.Outcome, reason: str | None, subject: Subject) -> str:
     """The end of a sign-in in the audit trail: the last statement before the caller commits."""
     state = runtime()
@@ -118,7 +129,7 @@ def _record(authorized: Authorization, outcome: audit.Outcome, reason: str | Non
             at=state.upstream.clock(),
             client_id=client.get_client_id(),
             service=authorized.service.slug,
-            hm=state.upstream.idp.entity_id,
+            hm=answering_hm() or state.upstream.idp.entity_id,
             outcome=outcome,
             reason=reason,
             **subject,

@@ -11,10 +11,13 @@ import secrets
 from dataclasses import dataclass
 
 from flask import Flask, render_template
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from broker import metrics
+from broker import logs, metrics, models
+from broker.extensions import db
+from broker.runtime import runtime
 from saml.errors import Reason, SamlError, StatusError
 from saml.hm_metadata import MetadataExpired
 
@@ -245,14 +248,37 @@ def hm_refusal_description(error: SamlError) -> str:
 
 
 def refusal_page(error: SamlError, **values: str) -> tuple[str, int]:
-    """Log a refused SAML message and render the page for it."""
+    """Log a refused SAML message, keep what its check compared (`flask eherkenning explain`), and
+    render the page for it."""
     reference = secrets.token_hex(6)
     metrics.saml_refused(error.reason.value)
     if isinstance(error, StatusError):
         log.info("saml refused reason=%s ref=%s status=%s", error.reason, reference, error.detail)
     else:
         log.warning("saml refused reason=%s ref=%s detail=%s", error.reason, reference, error.detail)
+    _keep(error, reference)
     return error_page(explanation_for(error.reason), reference, error.reason.value, **error.shown, **values)
+
+
+def _keep(error: SamlError, reference: str) -> None:
+    """The failed check under the page's reference; a database that cannot take it is logged."""
+    # Whatever the refused request had written is not to be kept: it failed.
+    db.session.rollback()
+    try:
+        models.record_check_failure(
+            models.RecordedFailure(
+                reference,
+                logs.current_sign_in(),
+                runtime().upstream.clock(),
+                error.reason.value,
+                error.detail,
+                error.facts,
+            )
+        )
+        db.session.commit()
+    except SQLAlchemyError as failure:
+        db.session.rollback()
+        log.warning("saml refusal ref=%s not kept: %s", reference, type(failure).__name__)
 
 
 def error_page(

@@ -43,6 +43,8 @@ from broker.runtime import runtime
 from broker.web.answer import (
     CANCELLED,
     Authorization,
+    answered_by,
+    answering_hm,
     authorization,
     deny,
     issue_code,
@@ -76,6 +78,7 @@ def settle_at_return(authorized: Authorization, claims: dict[str, Any], lookup: 
         lookup=lookup,
         options=None,
         sign_in=logs.current_sign_in(),
+        hm=answering_hm(),
     )
     try:
         settled = settle_from_register(state.register, lookup)
@@ -103,6 +106,8 @@ def answer() -> Page:
     if choice is None:
         return _stale("unknown, used or expired")
     logs.sign_in(choice.sign_in)
+    if choice.hm is not None:
+        answered_by(choice.hm)
     limits.check("picker", choice.client_id)
     try:
         authorized = authorization(choice.parameters)

@@ -35,7 +35,7 @@ from broker.oidc.userinfo import userinfo_answer
 from broker.runtime import BrokerRuntime, runtime
 from broker.upstream import Answer, Refusal
 from broker.web import establishment, registers
-from broker.web.answer import authorization, deny, issue_code, refuse, subject_of_identity
+from broker.web.answer import answered_by, authorization, deny, issue_code, refuse, subject_of_identity
 from broker.web.cors import cross_origin
 from broker.web.errors import hm_refusal_description
 from broker.web.hand_off import hand_off
@@ -135,6 +135,7 @@ def complete(outcome: Answer | Refusal) -> BaseResponse | tuple[str, int]:
     parameters = models.take_authorization(outcome.request_id, state.upstream.clock())
     if parameters is None:
         raise SamlError(Reason.REQUEST_UNKNOWN, "no pending authorization for this sign-in")
+    answered_by(outcome.hm)
     response = _answer_client(state, parameters, outcome)
     db.session.commit()
     return response

@@ -5,17 +5,18 @@ Revises: 83d3aa922db7
 Create Date: 2026-12-01 23:08:59.000000
 
 """
+
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '4f9828799a7b'
-down_revision = '83d3aa922db7'
+revision = "4f9828799a7b"
+down_revision = "83d3aa922db7"
 branch_labels = None
 depends_on = None
 
-GENESIS = '0' * 64
+GENESIS = "0" * 64
 
 # PostgreSQL. Appending: the record's content hash must fit its content; the head row is locked
 # by the UPDATE (a worker appending at the same moment waits for this transaction to end, then
@@ -145,36 +146,41 @@ SQLITE_DOWN = [
 
 
 def upgrade():
-    op.create_table('audit_record',
-    sa.Column('seq', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('at', sa.DateTime(), nullable=False),
-    sa.Column('reference', sa.String(length=16), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('content', sa.Text(), nullable=False),
-    sa.Column('content_hash', sa.String(length=64), nullable=False),
-    sa.Column('chain_hash', sa.String(length=64), nullable=False),
-    sa.PrimaryKeyConstraint('seq'),
-    sa.UniqueConstraint('reference')
+    op.create_table(
+        "audit_record",
+        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("reference", sa.String(length=16), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("chain_hash", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
+        sa.UniqueConstraint("reference"),
     )
-    with op.batch_alter_table('audit_record', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_audit_record_at'), ['at'], unique=False)
+    with op.batch_alter_table("audit_record", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_record_at"), ["at"], unique=False)
 
-    chain = op.create_table('audit_chain',
-    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('seq', sa.BigInteger(), nullable=False),
-    sa.Column('chain_hash', sa.String(length=64), nullable=False),
-    sa.Column('anchor_seq', sa.BigInteger(), nullable=False),
-    sa.Column('anchor_hash', sa.String(length=64), nullable=False),
-    sa.Column('anchor_at', sa.DateTime(), nullable=True),
-    sa.Column('anchored_at', sa.DateTime(), nullable=True),
-    sa.CheckConstraint('id = 1', name='audit_chain_one_row'),
-    sa.PrimaryKeyConstraint('id')
+    chain = op.create_table(
+        "audit_chain",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("chain_hash", sa.String(length=64), nullable=False),
+        sa.Column("anchor_seq", sa.BigInteger(), nullable=False),
+        sa.Column("anchor_hash", sa.String(length=64), nullable=False),
+        sa.Column("anchor_at", sa.DateTime(), nullable=True),
+        sa.Column("anchored_at", sa.DateTime(), nullable=True),
+        sa.CheckConstraint("id = 1", name="audit_chain_one_row"),
+        sa.PrimaryKeyConstraint("id"),
     )
-    op.bulk_insert(chain, [
-        {'id': 1, 'seq': 0, 'chain_hash': GENESIS, 'anchor_seq': 0, 'anchor_hash': GENESIS},
-    ])
+    op.bulk_insert(
+        chain,
+        [
+            {"id": 1, "seq": 0, "chain_hash": GENESIS, "anchor_seq": 0, "anchor_hash": GENESIS},
+        ],
+    )
 
-    if op.get_bind().dialect.name == 'postgresql':
+    if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRESQL_UP)
     else:
         for statement in SQLITE_UP:
@@ -182,14 +188,14 @@ def upgrade():
 
 
 def downgrade():
-    if op.get_bind().dialect.name == 'postgresql':
+    if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRESQL_DOWN)
     else:
         for statement in SQLITE_DOWN:
             op.execute(statement)
 
-    op.drop_table('audit_chain')
-    with op.batch_alter_table('audit_record', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_record_at'))
+    op.drop_table("audit_chain")
+    with op.batch_alter_table("audit_record", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_record_at"))
 
-    op.drop_table('audit_record')
+    op.drop_table("audit_record")

@@ -1,7 +1,7 @@
 """Pushed authorization requests (RFC 9126): validated parameters waiting for their request_uri
 
 Revision ID: 5f2d8c1a9e47
-Revises: 82930a2c5a25
+Revises: 9c2f4e1a7b3d
 Create Date: 2026-12-07 23:50:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5f2d8c1a9e47'
-down_revision = '82930a2c5a25'
+down_revision = '9c2f4e1a7b3d'
 branch_labels = None
 depends_on = None
 
