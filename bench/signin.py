@@ -531,6 +531,8 @@ def main() -> None:
                 report(run)
             if not crypto:
                 crypto = measure_crypto(tmp, args)
+                print("\nin-process, the cryptography alone:")
+                _report_crypto(crypto, os.cpu_count() or 1)
             print(summary(runs[0], crypto))
 
 
