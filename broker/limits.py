@@ -140,6 +140,10 @@ def init_app(app: Flask, settings: RateLimits) -> None:
         key_prefix=_PREFIX,
     )
     limiter.init_app(app)
+    # No limit applies to the whole app (no default or application limits): the check Flask-Limiter
+    # makes before every request would count nothing. Each step's limits are counted by its view's
+    # wrapper (below), which also stands in memory for a Redis that stops answering.
+    app.before_request_funcs[None].remove(limiter._check_request_limit)
     # Flask-Limiter logs each breach with its key, which may be an address: ours says less.
     logging.getLogger("flask-limiter").setLevel(logging.WARNING)
     before = {
