@@ -13,7 +13,7 @@ Two setups, each after a warm-up:
    database chosen as for gunicorn (below). CPU per sign-in is this process's CPU time (the broker,
    the simulator, the test client and the driver). Then 30 sign-ins more with every call into the
    cryptographic libraries (cryptography, xmlsec) timed in CPU time, each counted for the broker or
-   the simulator by the code that made it.
+   the simulator by the code that made it (`crypto_share`).
 2. gunicorn: the broker as in production but for its HM, `gunicorn --workers 2 wsgi:app` with the
    repository's gunicorn.conf.py, rate limits on (far above what the bench sends), Prometheus's
    multiprocess mode, the development profile; it runs *without* the simulator. The HM is the
@@ -27,14 +27,17 @@ Two setups, each after a warm-up:
    dropped afterwards, on postgres@127.0.0.1:5432) when it is reachable, else SQLite with a
    warning. CPU per sign-in is read per process from /proc/<pid>/stat: the broker's workers, its
    master, the simulator, the load generator, and the rest of the machine (PostgreSQL, other
-   work), since they share the same cores. Then one client alone for `--seconds`: the latency of
-   each step when no other sign-in queues before it.
+   work), since they share the same cores. Meanwhile a thread of the bench times the cryptography
+   as in 1. (in-process sign-ins, an SQLite database of their own, batches of 3 until the window
+   ends): the CPU time a signature takes varies with what else the machine runs, so it is taken
+   at the same moment as the broker's. Then one client alone for `--seconds`: the latency of each
+   step when no other sign-in queues before it.
 
 The last line is machine-readable:
 `broker_cpu_ms_per_signin=X broker_crypto_ms_per_signin=Y ratio=Z`: X the broker's workers' CPU
 time per sign-in under load (gunicorn, `--clients` threads), Y the CPU time of the broker's own
-cryptographic calls per sign-in (in-process, as above; measured there when `--only gunicorn`), Z =
-X / Y: what the broker spends on everything but its cryptography, as a multiple of it.
+cryptographic calls per sign-in (timed beside that window, as above), Z = X / Y: all the broker
+spends on a sign-in, as a multiple of its cryptography.
 
 `--profile N` instead profiles N in-process sign-ins with cProfile (wall clock) and prints the top
 costs per sign-in (the simulator in-process included).
@@ -102,7 +105,7 @@ class Run:
     seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per consumer over the window
     busy: float = 0.0  # the machine's busy fraction over the window (of all cores)
-    crypto: list[CryptoCall] = field(default_factory=list)  # in-process only: see `crypto_share`
+    crypto: list[CryptoCall] = field(default_factory=list)  # see `crypto_share` and `CryptoBeside`
 
 
 @dataclass(frozen=True)
@@ -306,13 +309,28 @@ def _party(frame: Any) -> str:
     return "broker"
 
 
-def measure_crypto(tmp: Path, args: argparse.Namespace) -> list[CryptoCall]:
-    """`crypto_share` on the in-process app, after a warm-up."""
-    with inprocess_client(tmp, args) as (client, _):
-        http = TestClientHttp(client)
-        for _ in range(args.warm_up):
-            sign_in(http, args.binding)
-        return crypto_share(http, args.binding)
+@dataclass
+class CryptoBeside:
+    """`crypto_share` of in-process sign-ins (on an SQLite database of their own) while the
+    gunicorn run's clients sign in: the broker's cryptography as the machine runs it at that moment."""
+
+    http: TestClientHttp
+    binding: str
+    batches: list[list[CryptoCall]] = field(default_factory=list)
+
+    def measure(self, deadline: float) -> None:
+        while time.perf_counter() < deadline or not self.batches:
+            self.batches.append(crypto_share(self.http, self.binding, runs=3))
+
+    def per_sign_in(self) -> list[CryptoCall]:
+        totals: dict[str, list[float]] = {}
+        for batch in self.batches:
+            for call in batch:
+                found = totals.setdefault(call.name, [0.0, 0.0])
+                found[0] += call.calls / len(self.batches)
+                found[1] += call.seconds / len(self.batches)
+        calls = [CryptoCall(name, calls, seconds) for name, (calls, seconds) in totals.items()]
+        return sorted(calls, key=lambda call: call.seconds, reverse=True)
 
 
 def _attempt(run: Run, sign_in_once: Callable[[], Timings]) -> None:
@@ -348,7 +366,16 @@ def run_gunicorn(tmp: Path, args: argparse.Namespace) -> list[Run]:
                 "BROKER_HM_METADATA": f"{hm_url}/metadata",
                 "BROKER_HM_METADATA_SIGNER": str(instance / "simulator" / "hm-cert.pem"),
             }
-            with gunicorn(broker, port, tmp / "gunicorn.log", args.gunicorn_args.split()) as server:
+            with (
+                gunicorn(broker, port, tmp / "gunicorn.log", args.gunicorn_args.split()) as server,
+                inprocess_client(tmp / "crypto", argparse.Namespace(**{**vars(args), "db": "sqlite"})) as (
+                    client,
+                    _,
+                ),
+            ):
+                crypto = CryptoBeside(TestClientHttp(client), args.binding)
+                for _ in range(args.warm_up):
+                    sign_in(crypto.http, args.binding)
                 for clients in (args.clients, 1):
                     label = f"gunicorn --workers 2, {clients} client thread(s), {_kind(database)}"
                     run = Run(label, "client only")
@@ -357,7 +384,12 @@ def run_gunicorn(tmp: Path, args: argparse.Namespace) -> list[Run]:
                         "broker's master": [server.pid],
                         "HM simulator": [hm.pid, *children(hm.pid)],
                     }
-                    drive(run, CpuMeter(processes), base_url, args, clients)
+                    loaded = clients == args.clients
+                    drive(
+                        run, CpuMeter(processes), base_url, args, clients, crypto.measure if loaded else None
+                    )
+                    if loaded:
+                        run.crypto = crypto.per_sign_in()
                     runs.append(run)
         if any(run.errors for run in runs):
             for log in ("gunicorn.log", "hm.log"):
@@ -365,8 +397,16 @@ def run_gunicorn(tmp: Path, args: argparse.Namespace) -> list[Run]:
     return runs
 
 
-def drive(run: Run, meter: CpuMeter, base_url: str, args: argparse.Namespace, clients: int) -> None:
-    """Warm up, then sign in from `clients` threads (a connection each) for `args.seconds`."""
+def drive(
+    run: Run,
+    meter: CpuMeter,
+    base_url: str,
+    args: argparse.Namespace,
+    clients: int,
+    beside: Callable[[float], None] | None = None,
+) -> None:
+    """Warm up, then sign in from `clients` threads (a connection each) for `args.seconds`; and
+    `beside(deadline)` in a thread of its own meanwhile, if given."""
     local = threading.local()
     lock = threading.Lock()
 
@@ -387,9 +427,14 @@ def drive(run: Run, meter: CpuMeter, base_url: str, args: argparse.Namespace, cl
         list(pool.map(lambda _: once(), range(max(args.warm_up, clients))))
         meter.start()
         start = time.perf_counter()
+        other = threading.Thread(target=beside, args=(start + args.seconds,)) if beside else None
+        if other is not None:
+            other.start()
         list(pool.map(loop, [start + args.seconds] * clients))
         run.seconds = time.perf_counter() - start
         meter.stop(run)
+        if other is not None:
+            other.join()
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -520,20 +565,13 @@ def main() -> None:
             profile(tmp, args)
             return
         print(f"Whole sign-ins, {args.binding} binding; warm-up {args.warm_up}, window {args.seconds:.0f} s")
-        crypto: list[CryptoCall] = []
         if args.only in (None, "inprocess"):
-            inprocess = run_inprocess(tmp, args)
-            report(inprocess)
-            crypto = inprocess.crypto
+            report(run_inprocess(tmp, args))
         if args.only in (None, "gunicorn"):
             runs = run_gunicorn(tmp, args)
             for run in runs:
                 report(run)
-            if not crypto:
-                crypto = measure_crypto(tmp, args)
-                print("\nin-process, the cryptography alone:")
-                _report_crypto(crypto, os.cpu_count() or 1)
-            print(summary(runs[0], crypto))
+            print(summary(runs[0], runs[0].crypto))
 
 
 if __name__ == "__main__":
