@@ -28,10 +28,10 @@ Two setups, each after a warm-up:
    warning. CPU per sign-in is read per process from /proc/<pid>/stat: the broker's workers, its
    master, the simulator, the load generator, and the rest of the machine (PostgreSQL, other
    work), since they share the same cores. Meanwhile a thread of the bench times the cryptography
-   as in 1. (in-process sign-ins, an SQLite database of their own, batches of 3 until the window
-   ends): the CPU time a signature takes varies with what else the machine runs, so it is taken
-   at the same moment as the broker's. Then one client alone for `--seconds`: the latency of each
-   step when no other sign-in queues before it.
+   as in 1. (in-process sign-ins, an SQLite database of their own, batches of 3 a second apart
+   until the window ends): the CPU time a signature takes varies with what else the machine runs,
+   so it is taken at the same moment as the broker's. Then one client alone for `--seconds`: the
+   latency of each step when no other sign-in queues before it.
 
 The last line is machine-readable:
 `broker_cpu_ms_per_signin=X broker_crypto_ms_per_signin=Y ratio=Z`: X the broker's workers' CPU
@@ -319,8 +319,11 @@ class CryptoBeside:
     batches: list[list[CryptoCall]] = field(default_factory=list)
 
     def measure(self, deadline: float) -> None:
+        """Batches of 3 sign-ins a second apart until `deadline`: a sample of the window that
+        leaves the load generator, which shares this process, most of its CPU."""
         while time.perf_counter() < deadline or not self.batches:
             self.batches.append(crypto_share(self.http, self.binding, runs=3))
+            time.sleep(max(0.0, min(1.0, deadline - time.perf_counter())))
 
     def per_sign_in(self) -> list[CryptoCall]:
         totals: dict[str, list[float]] = {}
