@@ -105,9 +105,7 @@ class SocketHttp:
     character; on a 2-core machine the load generator's CPU is taken from the server it measures."""
 
     def __init__(self, base_url: str) -> None:
-        parts = urlsplit(base_url)
-        self.address = (parts.hostname or "127.0.0.1", parts.port or 80)
-        self.host_header = f"Host: {self.address[0]}:{self.address[1]}\r\n"
+        self.address = _address(base_url)
 
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> Reply:
         return self._send("GET", url, b"", headers or {})
@@ -117,13 +115,21 @@ class SocketHttp:
         return self._send("POST", url, form_encode(data).encode("ascii"), form)
 
     def _send(self, method: str, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+        # An absolute URL goes to its own host (the HM simulator may run apart); a path to the broker.
+        address = _address(url) if url.startswith("http") else self.address
         lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         length = f"Content-Length: {len(body)}\r\n" if body or method == "POST" else ""
-        head = f"{method} {local(url)} HTTP/1.1\r\n{self.host_header}Connection: close\r\n{lines}{length}\r\n"
-        with socket.create_connection(self.address, timeout=60) as connection:
+        host = f"Host: {address[0]}:{address[1]}\r\n"
+        head = f"{method} {local(url)} HTTP/1.1\r\n{host}Connection: close\r\n{lines}{length}\r\n"
+        with socket.create_connection(address, timeout=60) as connection:
             connection.sendall(head.encode("latin-1") + body)
             answer = _read_to_end(connection)
         return _parse(answer)
+
+
+def _address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return (parts.hostname or "127.0.0.1", parts.port or 80)
 
 
 def _read_to_end(connection: socket.socket) -> bytes:

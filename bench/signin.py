@@ -1,4 +1,5 @@
-"""Sign-in benchmark: whole sign-ins (authorize → simulator → ACS → token → userinfo) per second.
+"""Sign-in benchmark: whole sign-ins (authorize → HM simulator → ACS → token → userinfo) per second,
+and the broker's CPU per sign-in beside the cryptography it calls.
 
 Run from the repository root: `.venv/bin/python bench/signin.py`
   options: --binding artifact|post (default artifact, what eHerkenning uses), --seconds 10,
@@ -8,20 +9,38 @@ Run from the repository root: `.venv/bin/python bench/signin.py`
 
 Two setups, each after a warm-up:
 
-1. in-process: the Flask test client on one thread, the database chosen as for gunicorn (below).
-   CPU per sign-in is this process's CPU time (the broker, the test client and the driver).
-2. gunicorn: `gunicorn --workers 2 wsgi:app` as a subprocess, driven by `--clients` threads, each
-   opening a socket per request (a minimal HTTP client), for `--seconds`. The database is
-   PostgreSQL (a dedicated database `ehbench`, created afresh and dropped afterwards, on
-   postgres@127.0.0.1:5432) when it is reachable, else SQLite with a warning. CPU per sign-in is
-   the workers' CPU time (/proc/<pid>/stat); the load generator's and the rest of the machine's
-   (PostgreSQL) are shown beside it, since they share the same cores. Then one client alone for
-   `--seconds`: the latency of each step when no other sign-in queues before it.
+1. in-process: the Flask test client on one thread, the built-in simulator in the same app, the
+   database chosen as for gunicorn (below). CPU per sign-in is this process's CPU time (the broker,
+   the simulator, the test client and the driver). Then 30 sign-ins more with every call into the
+   cryptographic libraries (cryptography, xmlsec) timed in CPU time, each counted for the broker or
+   the simulator by the code that made it (`crypto_share`).
+2. gunicorn: the broker as in production but for its HM, `gunicorn --workers 2 wsgi:app` with the
+   repository's gunicorn.conf.py, rate limits on (far above what the bench sends), Prometheus's
+   multiprocess mode, the development profile; it runs *without* the simulator. The HM is the
+   simulator on a second gunicorn (2 workers, the same settings and instance folder, at an address
+   of its own: BROKER_SIMULATOR_URL): the broker fetches its metadata (BROKER_HM_METADATA, signature
+   checked), sends each user there and resolves each artifact there over HTTP, as with a real HM (a
+   real HM's TLS handshake aside). So the broker's workers do the broker's work alone, and the
+   simulator's signing, encrypting and artifact store are in the simulator's processes, counted
+   apart. `--clients` threads drive it, each opening a socket per request (a minimal HTTP client),
+   for `--seconds`. The database is PostgreSQL (a dedicated database `ehbench`, created afresh and
+   dropped afterwards, on postgres@127.0.0.1:5432) when it is reachable, else SQLite with a
+   warning. CPU per sign-in is read per process from /proc/<pid>/stat: the broker's workers, its
+   master, the simulator, the load generator, and the rest of the machine (PostgreSQL, other
+   work), since they share the same cores. Meanwhile a thread of the bench times the cryptography
+   as in 1. (in-process sign-ins, an SQLite database of their own, batches of 3 a second apart
+   until the window ends): the CPU time a signature takes varies with what else the machine runs,
+   so it is taken at the same moment as the broker's. Then one client alone for `--seconds`: the
+   latency of each step when no other sign-in queues before it.
+
+The last line is machine-readable:
+`broker_cpu_ms_per_signin=X broker_crypto_ms_per_signin=Y ratio=Z`: X the broker's workers' CPU
+time per sign-in under load (gunicorn, `--clients` threads), Y the CPU time of the broker's own
+cryptographic calls per sign-in (timed beside that window, as above), Z = X / Y: all the broker
+spends on a sign-in, as a multiple of its cryptography.
 
 `--profile N` instead profiles N in-process sign-ins with cProfile (wall clock) and prints the top
-costs per sign-in. The built-in simulator plays the HM inside the broker's processes (it signs and
-encrypts the answer and resolves the artifact in-process), so its share of the CPU, which a real HM
-carries, is in the figures; a real HM's mutual-TLS artifact resolution is not.
+costs per sign-in (the simulator in-process included).
 """
 
 from __future__ import annotations
@@ -50,7 +69,7 @@ import sqlalchemy
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
-from bench._server import children, free_port, gunicorn
+from bench._server import bench_environ, children, free_port, gunicorn
 from bench._signin_flow import (
     ACS_TO_TOKEN,
     CONFIG_YAML,
@@ -71,6 +90,7 @@ PG_DATABASE = "ehbench"
 TARGET_RATE = 150.0
 TARGET_ACS_TO_TOKEN_MS = 10.0
 TICK = os.sysconf("SC_CLK_TCK")
+BROKER_WORKERS = "broker's workers"
 Timings = dict[str, float]
 
 
@@ -85,7 +105,7 @@ class Run:
     seconds: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per consumer over the window
     busy: float = 0.0  # the machine's busy fraction over the window (of all cores)
-    crypto: list[CryptoCall] = field(default_factory=list)  # in-process only: see `crypto_share`
+    crypto: list[CryptoCall] = field(default_factory=list)  # see `crypto_share` and `CryptoBeside`
 
 
 @dataclass(frozen=True)
@@ -253,9 +273,9 @@ def crypto_share(http: TestClientHttp, binding: str, runs: int = 30) -> list[Cry
     """The time `runs` sign-ins spend inside the cryptographic libraries, per call and per sign-in,
     each call counted for the broker or for the simulator by the code that made it.
 
-    These are C calls of about a millisecond each: timed from their call to their return, with
-    nothing of the profiling hook inside, their sum is what the sign-in's cryptography costs this
-    machine, whatever the rest costs."""
+    These are C calls of about a millisecond each: timed in this thread's CPU time from their call
+    to their return, with nothing of the profiling hook inside, their sum is what the sign-in's
+    cryptography costs this machine, whatever the rest costs and whatever else the machine runs."""
     found: dict[str, list[float]] = {}
     started: list[tuple[Any, str, float]] = []  # a C call may call back into Python, and so nest
 
@@ -264,12 +284,12 @@ def crypto_share(http: TestClientHttp, binding: str, runs: int = 30) -> list[Cry
             owner = type(getattr(function, "__self__", None)).__module__
             if owner.startswith(_CRYPTO_LIBRARIES):
                 label = f"{_party(frame)}: {function.__qualname__}"
-                started.append((function, label, time.perf_counter()))
+                started.append((function, label, time.thread_time()))
         elif event in ("c_return", "c_exception") and started and started[-1][0] is function:
             _, label, since = started.pop()
             totals = found.setdefault(label, [0.0, 0.0])
             totals[0] += 1 / runs
-            totals[1] += (time.perf_counter() - since) / runs
+            totals[1] += (time.thread_time() - since) / runs
 
     sys.setprofile(hook)
     try:
@@ -289,6 +309,33 @@ def _party(frame: Any) -> str:
     return "broker"
 
 
+@dataclass
+class CryptoBeside:
+    """`crypto_share` of in-process sign-ins (on an SQLite database of their own) while the
+    gunicorn run's clients sign in: the broker's cryptography as the machine runs it at that moment."""
+
+    http: TestClientHttp
+    binding: str
+    batches: list[list[CryptoCall]] = field(default_factory=list)
+
+    def measure(self, deadline: float) -> None:
+        """Batches of 3 sign-ins a second apart until `deadline`: a sample of the window that
+        leaves the load generator, which shares this process, most of its CPU."""
+        while time.perf_counter() < deadline or not self.batches:
+            self.batches.append(crypto_share(self.http, self.binding, runs=3))
+            time.sleep(max(0.0, min(1.0, deadline - time.perf_counter())))
+
+    def per_sign_in(self) -> list[CryptoCall]:
+        totals: dict[str, list[float]] = {}
+        for batch in self.batches:
+            for call in batch:
+                found = totals.setdefault(call.name, [0.0, 0.0])
+                found[0] += call.calls / len(self.batches)
+                found[1] += call.seconds / len(self.batches)
+        calls = [CryptoCall(name, calls, seconds) for name, (calls, seconds) in totals.items()]
+        return sorted(calls, key=lambda call: call.seconds, reverse=True)
+
+
 def _attempt(run: Run, sign_in_once: Callable[[], Timings]) -> None:
     try:
         run.samples.append(sign_in_once())
@@ -300,26 +347,69 @@ def _attempt(run: Run, sign_in_once: Callable[[], Timings]) -> None:
 
 
 def run_gunicorn(tmp: Path, args: argparse.Namespace) -> list[Run]:
-    """Under load (`--clients` threads: throughput, CPU), then one client alone (latency unqueued)."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    """Under load (`--clients` threads: throughput, CPU), then one client alone (latency unqueued).
+
+    The broker runs without the simulator, on a gunicorn of its own; the simulator is the HM on a
+    second gunicorn (the same settings, BROKER_SIMULATOR_URL its own address): the broker fetches its
+    metadata, sends the users there and resolves artifacts there over HTTP, as with a real HM."""
+    port, hm_port = free_port(), free_port()
+    base_url, hm_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{hm_port}/simulator"
     runs = []
     with bench_database(args.db, tmp) as database:
-        environ = broker_environ(tmp / "gunicorn", base_url, database, args.binding)
-        with gunicorn(environ, port, tmp / "gunicorn.log", args.gunicorn_args.split()) as server:
-            for clients in (args.clients, 1):
-                label = f"gunicorn --workers 2, {clients} client thread(s), {_kind(database)}"
-                run = Run(label, "client only")
-                meter = CpuMeter({"gunicorn workers": children(server.pid), "gunicorn master": [server.pid]})
-                drive(run, meter, base_url, args, clients)
-                runs.append(run)
+        instance = tmp / "gunicorn"
+        environ = bench_environ(instance, base_url, database, args.binding)
+        (tmp / "hm-prometheus").mkdir()
+        hm_environ = environ | {
+            "BROKER_SIMULATOR_URL": hm_url,
+            "PROMETHEUS_MULTIPROC_DIR": str(tmp / "hm-prometheus"),
+        }
+        with gunicorn(hm_environ, hm_port, tmp / "hm.log", []) as hm:
+            broker = {name: value for name, value in environ.items() if name != "BROKER_SIMULATOR"}
+            broker |= {
+                "BROKER_HM_METADATA": f"{hm_url}/metadata",
+                "BROKER_HM_METADATA_SIGNER": str(instance / "simulator" / "hm-cert.pem"),
+            }
+            with (
+                gunicorn(broker, port, tmp / "gunicorn.log", args.gunicorn_args.split()) as server,
+                inprocess_client(tmp / "crypto", argparse.Namespace(**{**vars(args), "db": "sqlite"})) as (
+                    client,
+                    _,
+                ),
+            ):
+                crypto = CryptoBeside(TestClientHttp(client), args.binding)
+                for _ in range(args.warm_up):
+                    sign_in(crypto.http, args.binding)
+                for clients in (args.clients, 1):
+                    label = f"gunicorn --workers 2, {clients} client thread(s), {_kind(database)}"
+                    run = Run(label, "client only")
+                    processes = {
+                        BROKER_WORKERS: children(server.pid),
+                        "broker's master": [server.pid],
+                        "HM simulator": [hm.pid, *children(hm.pid)],
+                    }
+                    loaded = clients == args.clients
+                    drive(
+                        run, CpuMeter(processes), base_url, args, clients, crypto.measure if loaded else None
+                    )
+                    if loaded:
+                        run.crypto = crypto.per_sign_in()
+                    runs.append(run)
         if any(run.errors for run in runs):
-            print(f"gunicorn's log ends with:\n{(tmp / 'gunicorn.log').read_text()[-2000:]}")
+            for log in ("gunicorn.log", "hm.log"):
+                print(f"{log} ends with:\n{(tmp / log).read_text()[-2000:]}")
     return runs
 
 
-def drive(run: Run, meter: CpuMeter, base_url: str, args: argparse.Namespace, clients: int) -> None:
-    """Warm up, then sign in from `clients` threads (a connection each) for `args.seconds`."""
+def drive(
+    run: Run,
+    meter: CpuMeter,
+    base_url: str,
+    args: argparse.Namespace,
+    clients: int,
+    beside: Callable[[float], None] | None = None,
+) -> None:
+    """Warm up, then sign in from `clients` threads (a connection each) for `args.seconds`; and
+    `beside(deadline)` in a thread of its own meanwhile, if given."""
     local = threading.local()
     lock = threading.Lock()
 
@@ -340,9 +430,14 @@ def drive(run: Run, meter: CpuMeter, base_url: str, args: argparse.Namespace, cl
         list(pool.map(lambda _: once(), range(max(args.warm_up, clients))))
         meter.start()
         start = time.perf_counter()
+        other = threading.Thread(target=beside, args=(start + args.seconds,)) if beside else None
+        if other is not None:
+            other.start()
         list(pool.map(loop, [start + args.seconds] * clients))
         run.seconds = time.perf_counter() - start
         meter.stop(run)
+        if other is not None:
+            other.join()
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -367,6 +462,18 @@ def report(run: Run) -> None:
         print(f"  {step:<12} " + " ".join(f"{v:8.2f}" for v in _figures(run, step)) + note)
     if run.crypto:
         _report_crypto(run.crypto, cores or 1)
+
+
+def summary(run: Run, crypto: list[CryptoCall]) -> str:
+    """The machine-readable last line: the broker's workers' CPU per sign-in under load, the broker's
+    own cryptography per sign-in, and how many times the one is the other."""
+    cpu = 1000 * run.cpu[BROKER_WORKERS] / max(len(run.samples), 1)
+    own = 1000 * sum(call.seconds for call in crypto if call.name.startswith("broker"))
+    rate = len(run.samples) / run.seconds if run.seconds else 0.0
+    return (
+        f"{run.label}: {rate:.1f} sign-ins/s, {len(run.errors)} errors\n"
+        f"broker_cpu_ms_per_signin={cpu:.2f} broker_crypto_ms_per_signin={own:.2f} ratio={cpu / own:.2f}"
+    )
 
 
 def _report_crypto(crypto: list[CryptoCall], cores: int) -> None:
@@ -464,8 +571,10 @@ def main() -> None:
         if args.only in (None, "inprocess"):
             report(run_inprocess(tmp, args))
         if args.only in (None, "gunicorn"):
-            for run in run_gunicorn(tmp, args):
+            runs = run_gunicorn(tmp, args)
+            for run in runs:
                 report(run)
+            print(summary(runs[0], runs[0].crypto))
 
 
 if __name__ == "__main__":

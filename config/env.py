@@ -87,6 +87,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             hm_names=tuple(hm.name for hm in saml.configured_hms),
         ),
         simulator=simulator,
+        simulator_url=_simulator_url(env),
         demo_secret=_demo_secret(env, production),
         kvk=_kvk(env, saml.base_url, production, simulator),
         audit_retention=timedelta(days=env.integer("BROKER_AUDIT_RETENTION_DAYS", 400, 90, 3650)),
@@ -493,6 +494,13 @@ def _kvk(env: _Env, base_url: str, production: bool, simulator: bool) -> KvkSett
         cache_lifetime=timedelta(hours=env.integer("BROKER_KVK_CACHE_HOURS", 24, 0, 24 * 31)),
         tls_ca_bundle=_optional_file(env, "BROKER_KVK_TLS_CA"),
     )
+
+
+def _simulator_url(env: _Env) -> str | None:
+    url = env.optional("BROKER_SIMULATOR_URL")
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"BROKER_SIMULATOR_URL must be an http(s):// URL, not {url!r}")
+    return None if url is None else url.rstrip("/")
 
 
 def _demo_secret(env: _Env, production: bool) -> str | None:

@@ -285,6 +285,8 @@ class Settings:
     # The file of services and clients: read into a `Registry` by the app, and again when it changes.
     config: ConfigFile
     simulator: bool = False
+    # Where the simulator answers (its SSO, artifact resolution and metadata); None: `<base URL>/simulator`.
+    simulator_url: str | None = None
     # The demo portal's client secret (development only): the demo is on when it is set.
     demo_secret: str | None = None
     kvk: KvkSettings = KvkSettings("https://api.kvk.nl")

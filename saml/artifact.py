@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,6 +151,16 @@ def requests_transport(settings: SamlSettings, max_bytes: int) -> Transport:
     client_cert = (str(key.cert_path), str(key.key_path))
     # One session per process: its pooled connections spare a TLS handshake per artifact.
     session = requests.Session()
+    # The environment's proxies and CA bundle, as requests would take them, read once per URL:
+    # requests otherwise reads the whole process environment (and ~/.netrc) again for every request.
+    session.trust_env = False
+    proxies = functools.lru_cache(maxsize=8)(requests.utils.get_environ_proxies)
+    # The HM's TLS CA (PKIoverheid, say) when it is not in the default bundle.
+    verify: str | bool = (
+        str(settings.hm_tls_ca_bundle)
+        if settings.hm_tls_ca_bundle
+        else os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    )
 
     def post(url: str, body: bytes) -> bytes:
         deadline = time.monotonic() + settings.artifact_timeout_seconds
@@ -158,8 +170,8 @@ def requests_transport(settings: SamlSettings, max_bytes: int) -> Transport:
                 data=body,
                 headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": _SOAP_ACTION},
                 cert=client_cert,
-                # The HM's TLS CA (PKIoverheid, say) when it is not in the default bundle.
-                verify=str(settings.hm_tls_ca_bundle) if settings.hm_tls_ca_bundle else True,
+                verify=verify,
+                proxies=proxies(url),
                 timeout=settings.artifact_timeout_seconds,
                 # The SOAP binding has no redirects: never resend a signed resolve elsewhere.
                 allow_redirects=False,

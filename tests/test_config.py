@@ -11,8 +11,8 @@ from broker import create_app
 from broker.web.simulator import simulator_hm
 from config import ConfigError, Profile, load_settings
 from config.dev_keys import ensure_signing_key, generate_key_pair
-from saml.hm_metadata import MetadataError
-from tests.conftest import broker_environ
+from saml.hm_metadata import MetadataError, parse_metadata
+from tests.conftest import TEST_BASE_URL, broker_environ
 
 SERVICE = """
   - slug: permits
@@ -265,3 +265,18 @@ def settings_for_hm(tmp_path: Path) -> Path:
     path = tmp_path / "hm-metadata.xml"
     path.write_bytes(hm.metadata(datetime.now(UTC)))
     return path
+
+
+def test_the_simulator_may_answer_at_an_address_of_its_own(tmp_path: Path) -> None:
+    """A simulator in a process of its own, at BROKER_SIMULATOR_URL: its metadata sends the broker
+    there for sign-in and artifact resolution, as a real HM's would."""
+    own = "http://127.0.0.1:8123/simulator"
+    hm = simulator_hm(load_settings(broker_environ(tmp_path, BROKER_SIMULATOR_URL=f"{own}/")))
+    idp = parse_metadata(hm.metadata(datetime.now(UTC)), datetime.now(UTC), (hm.key.cert_pem,))
+    assert idp.entity_id == f"{own}/metadata"
+    assert set(idp.sso_urls.values()) == {f"{own}/sso"}
+    assert dict(idp.artifact_resolution_urls) == {0: f"{own}/ars"}
+    beside = simulator_hm(load_settings(broker_environ(tmp_path)))
+    assert beside.sso_url == f"{TEST_BASE_URL}/simulator/sso"
+    with pytest.raises(ConfigError, match="BROKER_SIMULATOR_URL must be an http"):
+        load_settings(broker_environ(tmp_path, BROKER_SIMULATOR_URL="127.0.0.1:8123"))

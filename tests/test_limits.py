@@ -6,15 +6,21 @@ from __future__ import annotations
 import base64
 import itertools
 import socket
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from limits import parse
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import event
 
+from broker import limits as limits_module
 from broker.extensions import db
+from broker.limits import SWEEP_SECONDS, SweptMemoryStorage
 from broker.web.errors import TOO_MANY_REQUESTS
 from tests.clients import SECRET
 from tests.conftest import MovableClock, migrated_app
@@ -248,3 +254,23 @@ def test_the_test_profile_has_the_limits_off_unless_asked(tmp_path: Path, clock:
     app = migrated_app(tmp_path, clock, BROKER_LIMIT_AUTHORIZE_ADDRESS="1/minute")
     user = browser(app)
     assert {Portal(user, "ind-portal").authorize().status_code for _ in range(3)} == {200}
+
+
+def test_counting_in_memory_starts_no_thread_and_old_counters_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    """limits' MemoryStorage starts a thread to expire counters after almost every count; ours
+    expires them from the counting request, once a second at most."""
+    moment = [1000.0]
+    monkeypatch.setattr(limits_module.time, "monotonic", lambda: moment[0])
+    threads = threading.active_count()
+    storage = SweptMemoryStorage()
+    limiter = FixedWindowRateLimiter(storage)
+    item = parse("2/second")
+    assert [limiter.hit(item, "a") for _ in range(3)] == [True, True, False]
+    assert threading.active_count() == threads
+    time.sleep(1.1)  # the window (wall clock, as limits keeps it) is over
+    assert limiter.hit(item, "b")
+    assert len(storage.storage) == 2, "no sweep within a second of the last"
+    moment[0] += SWEEP_SECONDS
+    assert limiter.hit(item, "b")
+    assert [key.split("/")[1] for key in storage.storage] == ["b"]
+    assert threading.active_count() == threads

@@ -63,8 +63,9 @@ LEVELS = ("loa2", "loa2plus", "loa3", "loa4", "loa1")
 
 
 def simulator_hm(settings: Settings) -> SimulatorHm:
-    """The simulator's identity, with keys of its own kept in the instance folder."""
-    base = f"{settings.saml.base_url}/simulator"
+    """The simulator's identity, with keys of its own kept in the instance folder; at the broker's
+    address, or at BROKER_SIMULATOR_URL when it runs in a process of its own."""
+    base = settings.simulator_url or f"{settings.saml.base_url}/simulator"
     key = ensure_key_pair(settings.instance_path / "simulator", "hm", "eh-broker HM simulator")
     return SimulatorHm(entity_id=f"{base}/metadata", key=key, sso_url=f"{base}/sso", ars_url=f"{base}/ars")
 

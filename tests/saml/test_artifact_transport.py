@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import socket
 import ssl
 import sys
 import threading
@@ -355,3 +356,18 @@ def test_a_redirect_is_not_followed(hm: HmServer, settings: SamlSettings, status
     result = outcome(requests_transport(settings, MAX_BYTES), hm.url)
     assert [seen.path for seen in hm.seen] == ["/ars"]
     assert result is Reason.ARTIFACT_RESOLUTION_FAILED
+
+
+def test_the_environment_s_proxy_is_used(
+    hm: HmServer, settings: SamlSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTPS_PROXY and NO_PROXY as requests reads them: a proxy that is not there fails closed."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    monkeypatch.setenv("NO_PROXY", "")
+    assert outcome(requests_transport(settings, MAX_BYTES), hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
+    assert hm.seen == []
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert requests_transport(settings, MAX_BYTES)(hm.url, ENVELOPE) == ANSWER
