@@ -10,7 +10,9 @@ endpoint with a client assertion of its own making, verifies the ID token (signa
 JWKS, `iss`, `aud`, `exp`, `nonce`) and fetches userinfo, which the client registered as a signed
 JWT. The user's browser is played with `requests` through the built-in HM simulator: the person
 signs in for their own company, and as a representative in a chain (an intermediary acting for the
-company), and the `represents` claims idpyoidc hands over are checked.
+company), and the `represents` claims idpyoidc hands over are checked; for a service that
+requested the person's name, so are `given_name`, `family_name` and `birthdate`, beside an RFC 9068
+access token.
 """
 
 from __future__ import annotations
@@ -43,14 +45,14 @@ SUBSTANTIAL = "http://eidas.europa.eu/LoA/substantial"
 SCOPE = "openid kvk mandate"
 
 
-def relying_party(issuer: str, tls: Tls) -> StandAloneClient:
-    """idpyoidc's client for the nlgov-v1 portal: request objects, PKCE, private_key_jwt."""
+def relying_party(issuer: str, tls: Tls, client_id: str = CLIENT_ID) -> StandAloneClient:
+    """idpyoidc's client for an nlgov-v1 portal: request objects, PKCE, private_key_jwt."""
     keys = KeyJar()
     keys.import_jwks({"keys": [PORTAL_KEY.as_dict(private=True)]}, issuer_id="")
     client = StandAloneClient(
         keyjar=keys,
         config={
-            "client_id": CLIENT_ID,
+            "client_id": client_id,
             "client_type": "oidc",
             "base_url": "https://portal.test",
             "redirect_uris": [REDIRECT],
@@ -72,7 +74,7 @@ def relying_party(issuer: str, tls: Tls) -> StandAloneClient:
                 },
                 "jar": {
                     "function": "idpyoidc.client.oauth2.add_on.jar.add_support",
-                    "kwargs": {"request_type": "request_parameter", "expires_in": 300, "with_jti": True},
+                    "kwargs": {"request_type": "request_parameter", "with_jti": True},
                 },
             },
         },
@@ -90,13 +92,20 @@ def browser(tls: Tls) -> Iterator[requests.Session]:
         yield session
 
 
-def sign_in(issuer: str, tls: Tls, browser: requests.Session, **choices: str) -> dict[str, Any]:
-    """A whole sign-in by idpyoidc: the ID token it verified and the userinfo it fetched."""
-    client = relying_party(issuer, tls)
+def sign_in(
+    issuer: str,
+    tls: Tls,
+    browser: requests.Session,
+    client_id: str = CLIENT_ID,
+    scope: str = SCOPE,
+    **choices: str,
+) -> dict[str, Any]:
+    """A whole sign-in by idpyoidc: the ID token it verified, the access token and the userinfo."""
+    client = relying_party(issuer, tls, client_id)
     # idpyoidc's request objects would live an hour (the jar add-on's expires_in is not read);
     # a portal tells it how long, as here.
     url = client.init_authorization(
-        req_args={"acr_values": SUBSTANTIAL, "scope": SCOPE}, behaviour_args={"expires_in": 300}
+        req_args={"acr_values": SUBSTANTIAL, "scope": scope}, behaviour_args={"expires_in": 300}
     )
     query = parse_qs(urlsplit(url).query)
     # Only the request object counts: idpyoidc sends the parameters OAuth requires beside it.
@@ -117,7 +126,7 @@ def sign_in(issuer: str, tls: Tls, browser: requests.Session, **choices: str) ->
             "state": state,
             "redirect_uri": REDIRECT,
             "grant_type": "authorization_code",
-            "client_id": CLIENT_ID,
+            "client_id": client_id,
         },
         authn_method=client.get_client_authn_method(client, "token_endpoint"),
         state=state,
@@ -125,7 +134,11 @@ def sign_in(issuer: str, tls: Tls, browser: requests.Session, **choices: str) ->
     )
     assert "error" not in tokens, tokens.to_dict()
     userinfo = client.get_user_info(state=state, access_token=tokens["access_token"])
-    return {"id_token": tokens[verified_claim_name("id_token")], "userinfo": userinfo}
+    return {
+        "id_token": tokens[verified_claim_name("id_token")],
+        "access_token": tokens["access_token"],
+        "userinfo": userinfo,
+    }
 
 
 def test_idpyoidc_signs_in_for_an_own_company_with_a_signed_request_object(
@@ -159,6 +172,34 @@ def test_idpyoidc_signs_in_a_representative_in_a_chain(
     assert (company["sub"], company["sub_id_type"], company["iss"]) == ("12345678", KVK_ID_TYPE, issuer)
     assert company["mandate"]["kind"] == "representative"
     assert result["userinfo"]["represents"] == represents
+
+
+def test_idpyoidc_receives_the_persons_name_where_its_service_requested_it(
+    issuer: str, tls: Tls, browser: requests.Session
+) -> None:
+    result = sign_in(
+        issuer,
+        tls,
+        browser,
+        client_id="ind-named-nlgov",
+        scope="openid kvk profile",
+        kvk="24444001",
+        first_name="Anna Maria",
+        family_name="de Vries",
+        birthdate="1980-02-29",
+    )
+    id_token = result["id_token"]
+    assert (id_token["given_name"], id_token["family_name"], id_token["birthdate"]) == (
+        "Anna Maria",
+        "de Vries",
+        "1980-02-29",
+    )
+    assert id_token["represents"]["sub"] == "24444001"
+    assert result["userinfo"]["given_name"] == "Anna Maria"
+    # An RFC 9068 access token, as nlgov-v1 clients get by default; the name stays out of it.
+    access = jws_factory(result["access_token"])
+    assert access.jwt.headers["typ"] == "at+jwt"
+    assert "given_name" not in access.jwt.payload()
 
 
 def test_a_request_object_signed_with_another_key_is_refused(
