@@ -88,7 +88,10 @@ def test_a_refusal(client: FlaskClient, lang: str) -> None:
     [("/oidc/authorize?client_id=demo-portal&response_type=code", 400), ("/nowhere", 404)],
 )
 def test_the_error_pages(client: FlaskClient, lang: str, path: str, status: int) -> None:
-    checked(browser(client, lang).get(f"{path}{'&' if '?' in path else '?'}lang={lang}"), lang, status)
+    html = checked(browser(client, lang).get(f"{path}{'&' if '?' in path else '?'}lang={lang}"), lang, status)
+    # Both languages on the page, each marked; the title (which cannot be marked) in the page's own.
+    (title,) = re.findall(r"<title>(.*)</title>", html)
+    assert f"<h1>{title}</h1>" in html
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
