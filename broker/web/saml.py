@@ -14,6 +14,7 @@ from broker.upstream import Refusal
 from broker.web import oidc
 from broker.web.hand_off import hand_off
 from saml.errors import Reason, SamlError
+from saml.loa import LevelOfAssurance
 from saml.metadata import sp_metadata
 
 bp = Blueprint("saml", __name__, url_prefix="/saml")
@@ -70,7 +71,8 @@ def test_login() -> str | BaseResponse:
     registry = runtime().registry()
     slug = request.args.get("service")
     if slug is None:
-        return render_template("test_login.html", services=registry.services)
+        labels = {level.value: level.label for level in LevelOfAssurance}
+        return render_template("test_login.html", services=registry.services, level_labels=labels)
     service = registry.service(slug)
     if service is None:
         abort(404)

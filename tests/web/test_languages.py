@@ -135,4 +135,6 @@ def test_a_wrong_choice_is_named_by_its_label_in_the_page_s_language(
     html = page.get_data(as_text=True)
     assert page.status_code == 400
     assert f'id="form-error">{message}</p>' in html
-    assert re.search(r'<input [^>]*id="kvk"[^>]*aria-describedby="form-error" aria-invalid="true"', html)
+    assert re.search(
+        r'<input [^>]*id="kvk"[^>]*aria-describedby="form-error kvk-companies-hint" aria-invalid="true"', html
+    )
