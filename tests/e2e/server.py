@@ -4,6 +4,7 @@ browsers do."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,9 +20,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: Flask, port: int) -> Iterator[None]:
-    """`app` answering at 127.0.0.1:`port` until the block ends."""
-    server = make_server("127.0.0.1", port, app, threaded=True)
+def serving(app: Flask, port: int, tls: ssl.SSLContext | None = None) -> Iterator[None]:
+    """`app` answering at 127.0.0.1:`port` (over TLS with `tls`) until the block ends."""
+    server = make_server("127.0.0.1", port, app, threaded=True, ssl_context=tls)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -17,7 +17,6 @@ access token.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -82,14 +81,6 @@ def relying_party(issuer: str, tls: Tls, client_id: str = CLIENT_ID) -> StandAlo
     client.do_provider_info()
     client.do_client_registration()
     return client
-
-
-@pytest.fixture
-def browser(tls: Tls) -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.trust_env = False
-        session.verify = str(tls.ca_file)
-        yield session
 
 
 def sign_in(

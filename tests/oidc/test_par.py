@@ -15,24 +15,10 @@ from werkzeug.test import TestResponse
 
 from tests.clients import REDIRECT, SECRET
 from tests.conftest import MovableClock
-from tests.oidc.portal import Portal, client_assertion, pkce, redirect_parameters
-from tests.oidc.test_request_object import request_claims, signed, signed_in
+from tests.oidc.portal import Portal, client_assertion, redirect_parameters
+from tests.oidc.test_request_object import parameters, request_claims, signed, signed_in
 
 PREFIX = "urn:ietf:params:oauth:request_uri:"
-
-
-def parameters(portal: Portal, **overrides: str) -> dict[str, str]:
-    portal.verifier, challenge = pkce()
-    return {
-        "response_type": "code",
-        "client_id": portal.client_id,
-        "redirect_uri": portal.redirect_uri,
-        "scope": "openid kvk",
-        "state": portal.state,
-        "nonce": portal.nonce,
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    } | overrides
 
 
 def authentication(portal: Portal) -> tuple[dict[str, str], dict[str, str]]:

@@ -8,11 +8,9 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from base64 import urlsafe_b64encode
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -23,28 +21,22 @@ from flask.testing import FlaskClient
 from joserfc import jwe, jwt
 from joserfc.jwk import ECKey, RSAKey
 from joserfc.util import json_b64encode
-from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
 from broker.oidc import request_object
 from tests.clients import PORTAL_KEY, REDIRECT, REQUEST_URI, REQUEST_URI_PORT, SECRET
 from tests.conftest import TEST_BASE_URL, MovableClock, migrated_app
+from tests.e2e.server import serving
 from tests.oidc.portal import Portal, pkce, redirect_parameters
 from tests.pki import certificate_authority, server_certificate, server_context
 
 
-def request_claims(portal: Portal, **overrides: Any) -> dict[str, Any]:
-    """The authorization request `portal` makes, as request object claims (a fresh PKCE verifier)."""
+def parameters(portal: Portal, **overrides: str) -> dict[str, str]:
+    """The authorization request `portal` makes (a fresh PKCE verifier), as parameters."""
     portal.verifier, challenge = pkce()
-    now = int(time.time())
     return {
-        "iss": portal.client_id,
-        "aud": TEST_BASE_URL,
-        "iat": now,
-        "exp": now + 300,
-        "jti": secrets.token_urlsafe(12),
-        "client_id": portal.client_id,
         "response_type": "code",
+        "client_id": portal.client_id,
         "redirect_uri": portal.redirect_uri,
         "scope": "openid kvk",
         "state": portal.state,
@@ -52,6 +44,19 @@ def request_claims(portal: Portal, **overrides: Any) -> dict[str, Any]:
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     } | overrides
+
+
+def request_claims(portal: Portal, **overrides: Any) -> dict[str, Any]:
+    """The authorization request `portal` makes, as request object claims."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": portal.client_id,
+        "aud": TEST_BASE_URL,
+        "iat": now,
+        "exp": now + 300,
+        "jti": secrets.token_urlsafe(12),
+    }
+    return claims | parameters(portal) | overrides
 
 
 def signed(claims: dict[str, Any], key: RSAKey | ECKey = PORTAL_KEY, alg: str = "RS256") -> str:
@@ -262,7 +267,7 @@ def served(tls: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[S
 
     # The broker trusts the test CA as it would a public one (requests reads REQUESTS_CA_BUNDLE).
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_path))
-    with _serving_tls(portal_site, context):
+    with serving(portal_site, REQUEST_URI_PORT, context):
         yield answer
 
 
@@ -270,19 +275,6 @@ def _trickled(body: str, pause: float) -> Iterator[bytes]:
     for byte in body.encode():
         time.sleep(pause)
         yield bytes([byte])
-
-
-@contextmanager
-def _serving_tls(app: Flask, context: Any) -> Iterator[None]:
-    server = make_server("127.0.0.1", REQUEST_URI_PORT, app, threaded=True, ssl_context=context)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_a_request_object_by_reference_signs_in(client: FlaskClient, served: Served) -> None:
