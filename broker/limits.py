@@ -6,6 +6,8 @@
   sign-in was counted at authorize);
 - token (/oidc/token, and /oidc/par, which authenticates clients alike): per address and per
   client (the client authenticating: Basic, `client_id`, or the assertion's `sub`), before the view;
+- userinfo (/oidc/userinfo): per address, before the view (a bearer token names no client until
+  it is looked up);
 - picker (/oidc/establishment): per address before the view, per client once the choice is read;
 - retry ("try again" there, which asks KvK again): per address and per client, in the view.
 
@@ -61,6 +63,7 @@ _ENDPOINTS = {
     "authorize": ("oidc.authorize",),
     "acs": ("saml.acs",),
     "token": ("oidc.token", "oidc.introspect", "oidc.revoke", "oidc.pushed_authorization"),
+    "userinfo": ("oidc.userinfo",),
     "picker": ("establishment.answer",),
 }
 # A client_assertion longer than this is not read for its subject (the endpoint refuses it anyway).
@@ -153,6 +156,7 @@ def init_app(app: Flask, settings: RateLimits) -> None:
         ("acs", ADDRESS): settings.acs_address,
         ("token", ADDRESS): settings.token_address,
         ("token", CLIENT): settings.token_client,
+        ("userinfo", ADDRESS): settings.userinfo_address,
         ("picker", ADDRESS): settings.picker_address,
     }
     clients = {"authorize": _authorize_client, "token": _token_client}
@@ -188,12 +192,13 @@ def check(step: str, client_id: str) -> None:
 
 
 def too_many(step: str, kind: str, reset_at: float) -> Response:
-    """The 429 for `step`, with Retry-After: JSON at the token endpoint, else the bilingual page."""
+    """The 429 for `step`, with Retry-After: JSON where a portal's server calls (token, userinfo),
+    else the bilingual page."""
     seconds = max(1, math.ceil(reset_at - time.time()))
     metrics.rate_limited(step, kind)
     reference = secrets.token_hex(6)
     log.info("rate limited step=%s key=%s retry_after=%d ref=%s", step, kind, seconds, reference)
-    if step == "token":
+    if step in {"token", "userinfo"}:
         response = jsonify(error="slow_down", error_description=f"too many requests; retry after {seconds} s")
         response.status_code = 429
     else:

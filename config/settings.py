@@ -251,6 +251,7 @@ class RateLimits:
     acs_address: str | None = "120/minute"
     token_address: str | None = "2400/minute"  # noqa: S105 (a rate, not a secret)
     token_client: str | None = "1200/minute"  # noqa: S105
+    userinfo_address: str | None = "2400/minute"
     picker_address: str | None = "60/minute"
     picker_client: str | None = "1200/minute"
     retry_address: str | None = "10/minute"

@@ -165,6 +165,19 @@ def test_introspection_and_revocation_have_the_token_endpoints_limits(
     assert answer.get_json()["error"] == "slow_down"
 
 
+def test_userinfo_per_address_answers_in_json(limited: Callable[..., Flask]) -> None:
+    app = limited(USERINFO_ADDRESS="1/minute")
+    portal = browser(app)
+    headers = {"Authorization": "Bearer unknown"}
+    assert portal.get("/oidc/userinfo", headers=headers).status_code == 401
+    answer = portal.get("/oidc/userinfo", headers=headers)
+    assert answer.status_code == 429
+    assert answer.get_json()["error"] == "slow_down"
+    assert 1 <= int(answer.headers["Retry-After"]) <= 60
+    # Another address is counted on its own.
+    assert browser(app).get("/oidc/userinfo", headers=headers).status_code == 401
+
+
 def test_pushed_authorization_requests_have_the_token_endpoints_limits(limited: Callable[..., Flask]) -> None:
     app = limited(TOKEN_CLIENT="1/minute")
     portal = browser(app)
