@@ -64,6 +64,8 @@ class Encryption:
 @dataclass(frozen=True)
 class Client:
     client_id: str
+    # The portal's name as people see it (the refusal page's "back to …"): `name` in Dutch (or the
+    # one name given), `name_en` in English; `name: {nl: …, en: …}` in the file, or one name.
     name: str
     # The slugs of the services it signs in for, as listed (`service:` in the file: one).
     services: tuple[str, ...]
@@ -97,10 +99,15 @@ class Client:
     # thumbprint (hex); one of the two.
     tls_client_auth_subject_dn: str | None = None
     tls_client_certificate_sha256: str | None = None
+    name_en: str | None = None
 
     @property
     def public(self) -> bool:
         return self.token_endpoint_auth_method == "none"  # noqa: S105 (a method name)
+
+    def name_in(self, language: str) -> str:
+        """The portal's name in `language` (nl or en)."""
+        return self.name_en or self.name if language == "en" else self.name
 
 
 def load_clients(
@@ -180,9 +187,11 @@ class _Entry:
                 "needs userinfo_signed_response_alg: the broker signs what it encrypts",
             )
         encrypts = [e for e in (id_token_encryption, userinfo_encryption) if e is not None]
+        name = self.names(client_id)
         return Client(
             client_id=client_id,
-            name=str(self.get("name", client_id)),
+            name=name[0],
+            name_en=name[1],
             services=services,
             redirect_uris=self.redirect_uris(),
             token_endpoint_auth_method=method,
@@ -205,6 +214,16 @@ class _Entry:
             require_pushed_authorization_requests=self.flag("require_pushed_authorization_requests", False),
             **self.tls_client_auth(method),
         )
+
+    def names(self, client_id: str) -> tuple[str, str | None]:
+        """`name`: one name, or `{nl: …, en: …}` (the Dutch and the English); the client_id without."""
+        given = self.get("name", client_id)
+        if not isinstance(given, dict):
+            return str(given), None
+        dutch, english = (str(given.get(lang) or "").strip() for lang in ("nl", "en"))
+        if set(given) != {"nl", "en"} or not (dutch and english):
+            raise self.fail("name", "must be one name, or give both 'nl' and 'en' and nothing else")
+        return dutch, english
 
     def services(self, slugs: set[str]) -> tuple[str, ...]:
         """`services:`, a list of slugs, or `service:`, one slug: never both."""

@@ -125,6 +125,7 @@ clients:
     token_endpoint_auth_method: private_key_jwt
     jwks_file: portal-jwks.json
   - client_id: own-only
+    name: {{nl: Eigen zaken, en: Own business}}
     service: own-company-only
     redirect_uris: [{REDIRECT}]
     secret: {SECRET}

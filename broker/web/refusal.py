@@ -142,13 +142,15 @@ def page(authorized: Authorization, reason: str, reference: str, back: str) -> t
     """The refusal page for `reason`, in the sign-in's language; `back` is the answer to the portal."""
     client = authorized.client
     wording = WORDINGS.get(reason, _INCOMPLETE)
-    values = {"portal": client.config.name, "level": LevelOfAssurance(authorized.service.minimum_loa).label}
-    with force_locale(locale_of(authorized.request.payload.data)):
+    language = locale_of(authorized.request.payload.data)
+    portal = client.config.name_in(language)
+    values = {"portal": portal, "level": LevelOfAssurance(authorized.service.minimum_loa).label}
+    with force_locale(language):
         body = render_template(
             "refused.html",
             what=gettext(wording.what, **values),
             todo=gettext(wording.todo, **values),
-            portal=client.config.name,
+            portal=portal,
             reference=reference,
             code=reason,
             back=back,

@@ -421,6 +421,10 @@ def test_encryption_takes_a_key_beside_a_secret(tmp_path: Path, registry: Regist
             {"claims_profile": "nlgov-v1", "token_endpoint_auth_method": "client_secret_post"},
             "field 'token_endpoint_auth_method' client_secret_post is for broker-v1 clients",
         ),
+        # A name in both languages, or one name: never half of the pair.
+        ({"name": {"nl": "Portaal"}}, "field 'name' must be one name, or give both 'nl' and 'en'"),
+        ({"name": {"nl": "Portaal", "en": " "}}, "field 'name' must be one name, or give both 'nl' and 'en'"),
+        ({"name": {"nl": "P", "en": "P", "de": "P"}}, "field 'name' must be one name, or give both"),
     ],
 )
 def test_a_client_field_out_of_place_is_refused(

@@ -68,15 +68,24 @@ def test_a_level_too_low_shows_the_page_in_dutch_then_returns_to_the_portal(
     assert (found["client_id"], found["service"]) == ("ind-portal", "ind-portaal-zakelijk")
 
 
-def test_the_page_speaks_the_portals_language(client: FlaskClient) -> None:
+@pytest.mark.parametrize(
+    ("language", "heading", "back"),
+    [
+        ("en", "This service is not available to you", "Back to Own business"),
+        ("nl", "Deze dienst is niet voor u beschikbaar", "Terug naar Eigen zaken"),
+    ],
+)
+def test_the_page_speaks_the_portals_language_and_names_it_in_it(
+    client: FlaskClient, language: str, heading: str, back: str
+) -> None:
+    """The portal's name as its entry gives it in that language (`name: {nl: …, en: …}`)."""
     portal = Portal(client, "own-only")
     page = portal.sign_in(
-        extra={"ui_locales": "en"}, mandate="representative", intermediary="87654321", kvk="24444001"
+        extra={"ui_locales": language}, mandate="representative", intermediary="87654321", kvk="24444001"
     )
     text = html.unescape(page.get_data(as_text=True))
-    assert "<h1>This service is not available to you</h1>" in text
-    assert "does not accept the kind of authorisation you signed in with" in text
-    assert "Back to own-only" in text
+    assert f"<h1>{heading}</h1>" in text
+    assert back in text
     assert redirect_parameters(page)["error_description"].startswith("mandate_not_admitted: ")
 
 
