@@ -16,6 +16,7 @@ from joserfc.jwk import KeySet
 
 from broker.oidc.claims_request import ClaimsRequest, ClaimsRequestError, parse
 from tests.oidc.portal import Portal, redirect_parameters
+from tests.oidc.test_establishment_signin import SEVERAL, THIRD, answer_picker
 from tests.oidc.test_par import authorize as authorize_pushed
 from tests.oidc.test_par import pushed_uri
 from tests.oidc.test_request_object import authorize as authorize_by_object
@@ -120,6 +121,17 @@ def test_a_requested_claim_is_kept_through_a_pushed_request(client: FlaskClient)
     portal = Portal(client, "olo-jwt", "private_key_jwt")
     fields = parameters(portal, scope="openid", claims=claims(id_token={"kvk_number": None}))
     assert signed_in(portal, authorize_pushed(portal, pushed_uri(portal, fields)))["kvk_number"]
+
+
+def test_a_requested_claim_is_kept_through_the_establishment_picker(client: FlaskClient) -> None:
+    portal = Portal(client, "olo-establishment")
+    requested = claims(id_token={"establishment_number": None}, userinfo={"kvk_number": None})
+    page = portal.sign_in("openid", {"claims": requested}, kvk=SEVERAL)
+    assert page.status_code == 200, page.get_data(as_text=True)[-1500:]
+    params = redirect_parameters(answer_picker(client, page, "pick", establishment=THIRD))
+    tokens = portal.token(params["code"]).get_json()
+    assert portal.verify(tokens["id_token"])["establishment_number"] == THIRD
+    assert portal.userinfo(tokens["access_token"]).get_json()["kvk_number"] == SEVERAL
 
 
 # --- acr: as acr_values does ------------------------------------------------------------------------
