@@ -152,8 +152,9 @@ class RequestObjects:
                     description="the request object's typ must be oauth-authz-req+jwt", redirect_uri=redirect
                 )
             claims = dict(jwt.decode(token, keys, algorithms=list(REQUEST_OBJECT_ALGS)).claims)
-        except (JoseError, ValueError, TypeError, LookupError) as error:
-            # Not a JWS, not signed (alg none), another algorithm, another key, not JSON claims.
+        except (JoseError, ValueError, TypeError, LookupError, RecursionError) as error:
+            # Not a JWS, not signed (alg none), another algorithm, another key, not JSON claims
+            # (or JSON nested deeper than it can be read).
             raise InvalidRequestObjectError(
                 description="the request object is not signed with the client's key (RS256, PS256, ES256)",
                 redirect_uri=redirect,

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import KeySet
 
 from broker.oidc.claims_request import ClaimsRequest, ClaimsRequestError, parse
+from tests.clients import PORTAL_KEY
 from tests.oidc.portal import Portal, redirect_parameters
 from tests.oidc.test_establishment_signin import SEVERAL, THIRD, answer_picker
 from tests.oidc.test_par import authorize as authorize_pushed
@@ -282,3 +283,11 @@ def test_bad_claims_in_a_request_object_are_refused(
     )
     params = redirect_parameters(hand_off)
     assert (params["error"], params["error_description"]) == (error, description)
+
+
+def test_a_request_object_nested_too_deep_to_read_is_refused(client: FlaskClient) -> None:
+    portal = Portal(client, "olo-jwt", "private_key_jwt")
+    payload = json.dumps(request_claims(portal))[:-1] + ', "claims": ' + "[" * 5000 + "]" * 5000 + "}"
+    token = jws.serialize_compact({"alg": "RS256", "kid": PORTAL_KEY.kid}, payload, PORTAL_KEY)
+    params = redirect_parameters(authorize_by_object(portal, request=token, redirect_uri=portal.redirect_uri))
+    assert params["error"] == "invalid_request_object"
