@@ -615,6 +615,19 @@ AUTHORIZE_NAMES = [
     "login_hint",
     "id_token_hint",
 ]
+# What poses as a `claims` parameter (OpenID Connect Core §5.5): its members' names and claim names
+# among any others, nested any way, with any JSON values.
+CLAIMS_NAMES = st.one_of(
+    st.sampled_from(
+        ["id_token", "userinfo", "acr", "sub", "kvk_number", "given_name", "essential", "value", "values"]
+    ),
+    st.text(max_size=8),
+)
+CLAIMS_REQUESTS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20) | st.sampled_from(TRICKY),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(CLAIMS_NAMES, inner, max_size=3),
+    max_leaves=10,
+)
 # A request that would pass, each value of which may be replaced or dropped.
 VALID_AUTHORIZE = {
     "response_type": "code",
@@ -628,6 +641,7 @@ VALID_AUTHORIZE = {
 }
 AUTHORIZE_VALUES = st.one_of(
     ODD,
+    st.builds(json.dumps, CLAIMS_REQUESTS),
     st.sampled_from(
         [
             *CLIENT_IDS,
@@ -931,6 +945,7 @@ REQUEST_OBJECT_CLAIMS = st.one_of(
             "client_id": st.one_of(st.just("olo-jwt"), JSON),
             "request": JSON,
             "request_uri": JSON,
+            "claims": CLAIMS_REQUESTS,
             **{name: st.one_of(AUTHORIZE_VALUES, JSON) for name in VALID_AUTHORIZE if name != "client_id"},
         },
     ),

@@ -46,6 +46,8 @@ class AuthorizationCode(db.Model):
     code_challenge_method: Mapped[str | None] = mapped_column(String(8), nullable=True)
     # What the sign-in established: the claims every token from this code carries.
     claims: Mapped[dict[str, object]] = mapped_column(JSON)
+    # What the `claims` parameter asked for per place (`broker.oidc.claims_request`), or None.
+    requested_claims: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
     auth_time: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
@@ -63,6 +65,7 @@ class IssuedToken(db.Model):
     client_id: Mapped[str] = mapped_column(String(64))
     scope: Mapped[str] = mapped_column(Text)
     claims: Mapped[dict[str, object]] = mapped_column(JSON)
+    requested_claims: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
@@ -104,6 +107,7 @@ _CLAIM_CODE = (
         _codes.c.claims,
         _codes.c.code_challenge,
         _codes.c.code_challenge_method,
+        _codes.c.requested_claims,
         _codes.c.sign_in,
     )
 )
@@ -116,7 +120,12 @@ _NONCE_USED = (
 _tokens = IssuedToken.__table__
 _ADD_TOKEN = insert(_tokens)
 _FIND_TOKEN = select(
-    _tokens.c.client_id, _tokens.c.scope, _tokens.c.claims, _tokens.c.expires_at, _tokens.c.revoked_at
+    _tokens.c.client_id,
+    _tokens.c.scope,
+    _tokens.c.claims,
+    _tokens.c.requested_claims,
+    _tokens.c.expires_at,
+    _tokens.c.revoked_at,
 ).where(_tokens.c.token_hash == bindparam("token"))
 _REVOKE_TOKEN = (
     update(_tokens)

@@ -24,6 +24,8 @@ PARAMETER_CAPS: dict[str, int] = {
     "ui_locales": 256,
     "prompt": 64,
     "max_age": 10,
+    # A JSON object (`broker.oidc.claims_request`), from a request object as compact JSON text.
+    "claims": 2048,
 }
 # Where the kept parameters hold the service the sign-in is for (`broker.oidc.service_choice`):
 # the name of no parameter `kept` keeps, so no client can send it.

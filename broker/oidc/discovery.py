@@ -70,7 +70,7 @@ def metadata(provider: Provider) -> dict[str, Any]:
         "claim_types_supported": ["normal"],
         "acr_values_supported": acr_values_supported(provider.registry().offered_levels()),
         "ui_locales_supported": ["nl", "en"],
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,
         "request_parameter_supported": True,
         "request_uri_parameter_supported": True,
         "require_request_uri_registration": True,

@@ -23,9 +23,12 @@ from sqlalchemy import Row
 
 from broker import logs, models
 from broker.extensions import db
+from broker.oidc import claims_request
 from broker.oidc.authorization import StoredAuthorizationRequest, oversized
+from broker.oidc.claims_request import ClaimsRequest, ClaimsRequestError
 from broker.oidc.clients import OidcClient
 from broker.oidc.encryption import encrypted_for
+from broker.oidc.levels import requested_level
 from broker.oidc.profiles import NLGOV_V1, released_for
 from broker.oidc.provider import Provider, digest
 from broker.oidc.service_choice import choose_service
@@ -45,6 +48,8 @@ class StoredCode(AuthorizationCodeMixin):
     claims: dict[str, Any]
     code_challenge: str | None
     code_challenge_method: str | None
+    # The claims the `claims` parameter asked for per place (`ClaimsRequest.requested`), or None.
+    requested_claims: dict[str, list[str]] | None
 
     @classmethod
     def of(cls, row: Row[Any]) -> StoredCode:
@@ -57,6 +62,7 @@ class StoredCode(AuthorizationCodeMixin):
             dict(row.claims),
             row.code_challenge,
             row.code_challenge_method,
+            row.requested_claims,
         )
 
     def get_redirect_uri(self) -> str:
@@ -96,6 +102,8 @@ class CodeGrant(AuthorizationCodeGrant):
     provider: Provider  # set by broker.oidc.server
     # The service the request is for, once `validate_authorization_request` has chosen it.
     service: Service
+    # What its `claims` parameter asks for, once `validate_authorization_request` has read it.
+    claims_request: ClaimsRequest
 
     def generate_authorization_code(self) -> str:
         # 256 random bits in one read; authlib's default draws each character separately.
@@ -112,6 +120,10 @@ class CodeGrant(AuthorizationCodeGrant):
         if self.request.payload.data.get("response_mode", "query") != "query":
             # A client that asked for form_post must not get its code in a URL it meant to avoid.
             raise InvalidRequestError("response_mode must be query", redirect_uri=redirect_uri)
+        try:
+            self.claims_request = claims_request.parse(self.request.payload.data.get("claims"))
+        except ClaimsRequestError as error:
+            raise InvalidRequestError(str(error), redirect_uri=redirect_uri) from error
         self.service = self._service(redirect_uri)
         for parameter, refusal in _UNSUPPORTED.items():
             # Ignored, what a client put there (a higher acr_values, say) would silently not apply.
@@ -130,9 +142,17 @@ class CodeGrant(AuthorizationCodeGrant):
                     "the service this sign-in was for is no longer one the client signs in for",
                     redirect_uri=redirect_uri,
                 )
-        return choose_service(
-            candidates, request.payload.data.get("acr_values"), request.payload.scope, redirect_uri
-        )
+        essential = self.claims_request.essential_acr
+        if essential and all(requested_level(uri) is None for uri in essential):
+            # Ignored as a voluntary one would be, the sign-in would not be at any level it requires.
+            raise InvalidRequestError(
+                "the essential acr in claims names no level of assurance the broker knows",
+                redirect_uri=redirect_uri,
+            )
+        given = request.payload.data.get("acr_values")
+        acr_values = self.claims_request.acr_values(given)
+        asked_by = "acr_values" if acr_values == given else "the acr in claims"
+        return choose_service(candidates, acr_values, request.payload.scope, redirect_uri, asked_by)
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         user: SignedIn = request.user
@@ -148,6 +168,7 @@ class CodeGrant(AuthorizationCodeGrant):
             code_challenge=payload.get("code_challenge"),
             code_challenge_method=payload.get("code_challenge_method"),
             claims=user.claims,
+            requested_claims=self.claims_request.requested(),
             auth_time=datetime.fromtimestamp(int(user.claims["auth_time"]), now.tzinfo),
             expires_at=now + self.provider.settings.code_lifetime,
             sign_in=logs.current_sign_in(),
@@ -222,8 +243,9 @@ class OpenIdCode(OpenIDCode):
         at_hash = create_half_hash(token["access_token"], alg)
         if at_hash is not None:
             claims["at_hash"] = at_hash.decode("ascii")
+        requested = (request.authorization_code.requested_claims or {}).get("id_token", [])
         claims |= released_for(
-            client.config, request.user.claims, token["scope"].split(), self.provider.issuer
+            client.config, request.user.claims, token["scope"].split(), self.provider.issuer, requested
         )
         signed = jwt.encode(self.get_encode_header(client), claims, self.provider.keys.key_for(alg), [alg])
         encryption = client.config.id_token_encryption

@@ -43,15 +43,24 @@ NLGOV_SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 
 
 def released_for(
-    client: Client, claims: dict[str, Any], scopes: Iterable[str], issuer: str
+    client: Client, claims: dict[str, Any], scopes: Iterable[str], issuer: str, requested: Iterable[str] = ()
 ) -> dict[str, Any]:
     """What `client` is released of a sign-in's `claims` under the granted `scopes`: its claim set,
-    and `acr` in its format."""
-    chosen = set(scopes)
-    view = nlgov_v1(claims, chosen, issuer) if client.claims_profile == NLGOV_V1 else released(claims, chosen)
+    and `acr` in its format. The claims named in `requested` (the `claims` parameter's,
+    `broker.oidc.claims_request`) come too, as the scopes its entry allows make them, when those
+    scopes release them at all; a claim the granted scopes release stays as they make it."""
+    view = _view(client, claims, set(scopes), issuer)
+    wanted = set(requested) - set(view)
+    if wanted:
+        allowed = _view(client, claims, set(client.scopes), issuer)
+        view |= {name: value for name, value in allowed.items() if name in wanted}
     if "acr" in view:
         view["acr"] = acr_claim(view["acr"], client.acr_format)
     return view
+
+
+def _view(client: Client, claims: dict[str, Any], scopes: set[str], issuer: str) -> dict[str, Any]:
+    return nlgov_v1(claims, scopes, issuer) if client.claims_profile == NLGOV_V1 else released(claims, scopes)
 
 
 def nlgov_v1(claims: dict[str, Any], scopes: set[str], issuer: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ every check a plain authorization request does (its caps, redirect URI, PKCE, no
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -111,7 +112,12 @@ class RequestObjects:
                 continue
             if name in ("request", "request_uri"):
                 raise refuse(f"a request object cannot hold {name}")
-            if isinstance(value, str):
+            if name == "claims":
+                if not isinstance(value, dict):
+                    raise refuse("claims must be a JSON object")
+                # As a query carries it, for the checks every authorization request gets.
+                parameters[name] = json.dumps(value, separators=(",", ":"))
+            elif isinstance(value, str):
                 parameters[name] = value
             elif name == "max_age" and isinstance(value, int) and not isinstance(value, bool):
                 parameters[name] = str(value)
@@ -146,8 +152,9 @@ class RequestObjects:
                     description="the request object's typ must be oauth-authz-req+jwt", redirect_uri=redirect
                 )
             claims = dict(jwt.decode(token, keys, algorithms=list(REQUEST_OBJECT_ALGS)).claims)
-        except (JoseError, ValueError, TypeError, LookupError) as error:
-            # Not a JWS, not signed (alg none), another algorithm, another key, not JSON claims.
+        except (JoseError, ValueError, TypeError, LookupError, RecursionError) as error:
+            # Not a JWS, not signed (alg none), another algorithm, another key, not JSON claims
+            # (or JSON nested deeper than it can be read).
             raise InvalidRequestObjectError(
                 description="the request object is not signed with the client's key (RS256, PS256, ES256)",
                 redirect_uri=redirect,

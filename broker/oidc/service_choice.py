@@ -10,6 +10,8 @@ different needs. An authorization request chooses among them:
   every lower one; values that are no level of either kind are ignored, as the claim is voluntary;
 - neither: the lowest service (of several at that level, the first the client lists).
 
+The `claims` parameter's `acr` asks for levels as `acr_values` does (`broker.oidc.claims_request`).
+
 A scope and `acr_values` together: the named service, which must meet one of the values. A
 request no service of the client's can satisfy is refused before the user signs in: the HM
 authenticates at the level the service catalogue fixes for a service, never higher on request.
@@ -29,10 +31,15 @@ SCOPE_PREFIX = "service:"
 
 
 def choose_service(
-    services: Sequence[Service], acr_values: str | None, scope: str | None, redirect_uri: str
+    services: Sequence[Service],
+    acr_values: str | None,
+    scope: str | None,
+    redirect_uri: str,
+    asked_by: str = "acr_values",
 ) -> Service:
     """The service of `services` (lowest level first) a request with `acr_values` and `scope`
-    is for; raises the OAuth error to send to `redirect_uri` when none of them will do."""
+    is for; raises the OAuth error to send to `redirect_uri` when none of them will do, saying the
+    levels came from `asked_by`."""
     named = [value[len(SCOPE_PREFIX) :] for value in (scope or "").split() if value.startswith(SCOPE_PREFIX)]
     if len(named) > 1:
         raise InvalidScopeError("scope names more than one service", redirect_uri=redirect_uri)
@@ -51,4 +58,4 @@ def choose_service(
                 return service
     offered = " ".join(dict.fromkeys(LevelOfAssurance(service.minimum_loa).uri for service in candidates))
     whose = "the service the scope names offers" if named else "this client's services offer"
-    raise InvalidRequestError(f"acr_values asks for more than {whose} ({offered})", redirect_uri=redirect_uri)
+    raise InvalidRequestError(f"{asked_by} asks for more than {whose} ({offered})", redirect_uri=redirect_uri)

@@ -70,6 +70,7 @@ class TokenIssuer:
             client_id=request.client.get_client_id(),
             scope=token["scope"] or "",
             claims=request.user.claims,
+            requested_claims=request.authorization_code.requested_claims,
             expires_at=now + timedelta(seconds=token["expires_in"]),
         )
         # One commit for the token and the claim of the code that issued it.

@@ -123,7 +123,10 @@ def userinfo() -> BaseResponse:
     @protector("openid")
     def claims() -> BaseResponse:
         token = current_token
-        return userinfo_answer(runtime().provider, token.client, dict(token.row.claims), token.get_scope())
+        requested = (token.row.requested_claims or {}).get("userinfo", [])
+        return userinfo_answer(
+            runtime().provider, token.client, dict(token.row.claims), token.get_scope(), requested
+        )
 
     return claims()
 
