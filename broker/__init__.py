@@ -28,7 +28,7 @@ from broker.web import saml as saml_views
 from broker.web import simulator as simulator_views
 from config import HmSettings, Profile, SamlSettings, Settings, load_settings
 from config.reloading import LiveRegistry
-from saml.artifact import Transport, requests_transport
+from saml.artifact import Transport, https_transport
 from saml.simulator import SimulatorHm
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -148,7 +148,7 @@ def _transport(
 ) -> Transport:
     # Mutual TLS with the key that signs now, trusting the HM's TLS CA.
     remote = follow_signing_key(
-        lambda keys: requests_transport(
+        lambda keys: https_transport(
             dataclasses.replace(keys, hm_tls_ca_bundle=hm.tls_ca_bundle), settings.saml.max_message_bytes
         ),
         saml,
