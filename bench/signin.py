@@ -23,7 +23,7 @@ Two setups, each after a warm-up:
    real HM's TLS handshake aside). So the broker's workers do the broker's work alone, and the
    simulator's signing, encrypting and artifact store are in the simulator's processes, counted
    apart. `--clients` threads drive it, each opening a socket per request (a minimal HTTP client),
-   for `--seconds`. The database is PostgreSQL (a dedicated database `ehbench`, created afresh and
+   for `--seconds`. The database is PostgreSQL (a dedicated database `ehbench_<pid>`, created afresh and
    dropped afterwards, on postgres@127.0.0.1:5432) when it is reachable, else SQLite with a
    warning. CPU per sign-in is read per process from /proc/<pid>/stat: the broker's workers, its
    master, the simulator, the load generator, and the rest of the machine (PostgreSQL, other
@@ -86,7 +86,8 @@ from config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-PG_DATABASE = "ehbench"
+# One per run: two runs at once on the same server must not drop each other's database.
+PG_DATABASE = f"ehbench_{os.getpid()}"
 TARGET_RATE = 150.0
 TARGET_ACS_TO_TOKEN_MS = 10.0
 TICK = os.sysconf("SC_CLK_TCK")
@@ -138,7 +139,7 @@ def broker_environ(instance: Path, base_url: str, database_url: str, binding: st
 
 @contextmanager
 def bench_database(choice: str, folder: Path) -> Iterator[str]:
-    """A fresh PostgreSQL database `ehbench` (dropped afterwards), or else an SQLite file."""
+    """A fresh PostgreSQL database `ehbench_<pid>` (dropped afterwards), or else an SQLite file."""
     if choice != "sqlite":
         try:
             _recreate_pg_database()

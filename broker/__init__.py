@@ -28,7 +28,7 @@ from broker.web import saml as saml_views
 from broker.web import simulator as simulator_views
 from config import HmSettings, Profile, SamlSettings, Settings, load_settings
 from config.reloading import LiveRegistry
-from saml.artifact import Transport, requests_transport
+from saml.artifact import Transport, https_transport
 from saml.simulator import SimulatorHm
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -148,7 +148,7 @@ def _transport(
 ) -> Transport:
     # Mutual TLS with the key that signs now, trusting the HM's TLS CA.
     remote = follow_signing_key(
-        lambda keys: requests_transport(
+        lambda keys: https_transport(
             dataclasses.replace(keys, hm_tls_ca_bundle=hm.tls_ca_bundle), settings.saml.max_message_bytes
         ),
         saml,
@@ -182,14 +182,22 @@ def _kvk_transport(settings: Settings) -> kvk.KvkTransport:
     return transport
 
 
+_SECURITY_HEADERS = (
+    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    ("X-Content-Type-Options", "nosniff"),
+    # A SAMLart in a URL must never travel on in a Referer header.
+    ("Referrer-Policy", "no-referrer"),
+)
+
+
 def _security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault(
-        "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"
-    )
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    # A SAMLart in a URL must never travel on in a Referer header.
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    if not request.path.startswith("/static/"):
-        headers.setdefault("Cache-Control", "no-store")
+    # Each header a view has not set itself; one pass over the names, where werkzeug's
+    # `setdefault` would look each one up and raise KeyError for each one absent.
+    present = {name.lower() for name, _ in headers}
+    for name, value in _SECURITY_HEADERS:
+        if name.lower() not in present:
+            headers.add(name, value)
+    if "cache-control" not in present and not request.path.startswith("/static/"):
+        headers.add("Cache-Control", "no-store")
     return response

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import requests
 import urllib3
@@ -32,7 +33,11 @@ _SOAP = ElementMaker(namespace=NS["soap"], nsmap={"soap11": NS["soap"]})
 _SAMLP = ElementMaker(namespace=NS["samlp"], nsmap={"samlp": NS["samlp"], "saml": NS["saml"]})
 _SAML = ElementMaker(namespace=NS["saml"])
 
-_SOAP_ACTION = "http://www.oasis-open.org/committees/security"
+_HEADERS = {
+    "Content-Type": "text/xml; charset=utf-8",
+    "SOAPAction": "http://www.oasis-open.org/committees/security",
+    "Accept-Encoding": "gzip, deflate",
+}
 # Posts a SOAP envelope to a URL and returns the answer's body bytes; raises SamlError.
 Transport = Callable[[str, bytes], bytes]
 
@@ -143,58 +148,83 @@ def read_artifact_response(data: bytes, idp: IdentityProvider, resolve_id: str) 
     return responses[0]
 
 
-def requests_transport(settings: SamlSettings, max_bytes: int) -> Transport:
+def https_transport(settings: SamlSettings, max_bytes: int) -> Transport:
     """SOAP over mutual TLS with our key and certificate, `Content-Type: text/xml`."""
     key = settings.key
     if key.key_path is None or key.cert_path is None:
         raise ValueError("mutual TLS needs the key and certificate as files")
-    client_cert = (str(key.cert_path), str(key.key_path))
-    # One session per process: its pooled connections spare a TLS handshake per artifact.
-    session = requests.Session()
-    # The environment's proxies and CA bundle, as requests would take them, read once per URL:
-    # requests otherwise reads the whole process environment (and ~/.netrc) again for every request.
-    session.trust_env = False
-    proxies = functools.lru_cache(maxsize=8)(requests.utils.get_environ_proxies)
-    # The HM's TLS CA (PKIoverheid, say) when it is not in the default bundle.
-    verify: str | bool = (
-        str(settings.hm_tls_ca_bundle)
-        if settings.hm_tls_ca_bundle
-        else os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    # The HM's TLS CA (PKIoverheid, say) when it is not in the default bundle; else the CA bundle
+    # the environment names, as requests reads it, or certifi's.
+    ca = str(
+        settings.hm_tls_ca_bundle
+        or os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE")
+        or requests.certs.where()
     )
+    tls: dict[str, Any] = {
+        "cert_reqs": "CERT_REQUIRED",
+        "ca_cert_dir" if os.path.isdir(ca) else "ca_certs": ca,
+        "cert_file": str(key.cert_path),
+        "key_file": str(key.key_path),
+    }
+    # One pool manager per process and proxy: its kept-alive connections spare a TLS handshake
+    # per artifact, and urllib3 directly spares requests' preparation of every request.
+    direct = urllib3.PoolManager(**tls)
+    proxied: dict[str, urllib3.ProxyManager] = {}
+
+    # The environment's proxies (HTTPS_PROXY, NO_PROXY, …) as requests would take them, read once
+    # per URL rather than with every request.
+    @functools.lru_cache(maxsize=8)
+    def manager_for(url: str) -> urllib3.PoolManager:
+        proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+        if not proxy:
+            return direct
+        proxy = requests.utils.prepend_scheme_if_needed(proxy, "http")
+        if proxy not in proxied:
+            username, password = requests.utils.get_auth_from_url(proxy)
+            headers = (
+                urllib3.util.make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
+            )
+            proxied[proxy] = urllib3.ProxyManager(proxy, proxy_headers=headers, **tls)
+        return proxied[proxy]
+
+    timeout = urllib3.Timeout(settings.artifact_timeout_seconds)
 
     def post(url: str, body: bytes) -> bytes:
         deadline = time.monotonic() + settings.artifact_timeout_seconds
         try:
-            with session.post(
+            answer = manager_for(url).urlopen(
+                "POST",
                 url,
-                data=body,
-                headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": _SOAP_ACTION},
-                cert=client_cert,
-                verify=verify,
-                proxies=proxies(url),
-                timeout=settings.artifact_timeout_seconds,
+                body=body,
+                headers=_HEADERS,
+                timeout=timeout,
                 # The SOAP binding has no redirects: never resend a signed resolve elsewhere.
-                allow_redirects=False,
-                stream=True,
-            ) as answer:
-                content = _capped_body(answer.raw, max_bytes + 1, deadline)
-                if answer.status_code != 200:
-                    raise SamlError(
-                        Reason.ARTIFACT_RESOLUTION_FAILED,
-                        f"HM answered HTTP {answer.status_code}",
-                        facts={
-                            "check": "artifact resolution",
-                            "url": url,
-                            "received": f"HTTP {answer.status_code}",
-                        },
-                    )
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            # The body is read from urllib3 directly, so its errors arrive unwrapped.
+                redirect=False,
+                retries=False,
+                preload_content=False,
+            )
+            complete = False
+            try:
+                content = _capped_body(answer, max_bytes + 1, deadline)
+                complete = len(content) <= max_bytes
+            finally:
+                if not complete:
+                    # An answer cut short or left unread: its connection cannot carry another.
+                    answer.close()
+                answer.release_conn()
+        except urllib3.exceptions.HTTPError as exc:
             raise SamlError(
                 Reason.ARTIFACT_RESOLUTION_FAILED,
                 f"HM unreachable: {type(exc).__name__}",
                 facts={"check": "artifact resolution", "url": url, "received": type(exc).__name__},
             ) from None
+        if answer.status != 200:
+            raise SamlError(
+                Reason.ARTIFACT_RESOLUTION_FAILED,
+                f"HM answered HTTP {answer.status}",
+                facts={"check": "artifact resolution", "url": url, "received": f"HTTP {answer.status}"},
+            )
         if len(content) > max_bytes:
             raise SamlError(Reason.MESSAGE_TOO_LARGE, "ArtifactResponse exceeds the size limit")
         return content

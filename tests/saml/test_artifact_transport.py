@@ -1,4 +1,4 @@
-"""`saml.artifact.requests_transport` over real mutual TLS, against a local HTTPS server in a thread.
+"""`saml.artifact.https_transport` over real mutual TLS, against a local HTTPS server in a thread.
 
 The server (stdlib `http.server` with an `ssl.SSLContext` that requires a client certificate)
 plays the HM's ArtifactResolutionService: it records what arrives and answers as a test asks.
@@ -6,8 +6,9 @@ Certificates are generated per module (`tests.pki`): a server CA issuing a certi
 127.0.0.1 and localhost, and our SP key pair (self-signed, made by `config.dev_keys` as in
 development) as the client.
 
-The HM's TLS CA comes from `SamlSettings.hm_tls_ca_bundle` (BROKER_HM_TLS_CA); without it, requests'
-default bundle, which the tests that need a trusted server point at the test CA.
+The HM's TLS CA comes from `SamlSettings.hm_tls_ca_bundle` (BROKER_HM_TLS_CA); without it, the
+bundle REQUESTS_CA_BUNDLE names (the tests that need a trusted server point it at the test CA), else
+certifi's.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 
 from config import KeyPair, SamlSettings
 from config.dev_keys import ensure_key_pair
-from saml.artifact import requests_transport
+from saml.artifact import https_transport
 from saml.errors import Reason, SamlError
 from tests.pki import Authority, certificate_authority, server_certificate, server_context
 
@@ -98,19 +99,31 @@ class Seen:
     peer_cert: bytes | None
     headers: dict[str, str]
     body: bytes
+    client_port: int  # the same for requests over one kept-alive connection
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: HmServer
 
+    def handle(self) -> None:
+        # HTTP/1.1 keeps the connection open for the requests that follow.
+        self.protocol_version = "HTTP/1.1" if self.server.requests_per_connection > 1 else "HTTP/1.0"
+        self.handled = 0
+        super().handle()
+
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         peer = self.connection.getpeercert(binary_form=True)
-        self.server.seen.append(Seen(self.path, peer, dict(self.headers.items()), body))
+        self.server.seen.append(
+            Seen(self.path, peer, dict(self.headers.items()), body, self.client_address[1])
+        )
         replies = self.server.replies
         reply = replies.pop(0) if len(replies) > 1 else replies[0]
+        self.handled += 1
         self.send_response(reply.status)
         self.send_header("Content-Type", "text/xml; charset=utf-8")
+        if self.protocol_version == "HTTP/1.1" and self.handled >= self.server.requests_per_connection:
+            self.send_header("Connection", "close")
         if reply.chunked:
             self.send_header("Transfer-Encoding", "chunked")
         else:
@@ -144,6 +157,7 @@ class HmServer(HTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.context = context
         self.replies = [Reply()]  # one per request, the last one for all that follow
+        self.requests_per_connection = 1
         self.seen: list[Seen] = []
         self.errors: list[BaseException] = []
 
@@ -187,7 +201,7 @@ def serve() -> Iterator[Serve]:
 
 @pytest.fixture
 def trust(monkeypatch: pytest.MonkeyPatch) -> Callable[[Authority | None], None]:
-    """Which CA requests trusts for the HM's certificate; None: its default bundle (certifi)."""
+    """Which CA the transport trusts for the HM's certificate; None: its default bundle (certifi)."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
 
@@ -232,7 +246,7 @@ def outcome(post: Callable[[str, bytes], bytes], url: str) -> bytes | Reason:
 
 
 def test_posts_soap_with_our_client_certificate(hm: HmServer, settings: SamlSettings, pki: Pki) -> None:
-    answer = requests_transport(settings, MAX_BYTES)(hm.url, ENVELOPE)
+    answer = https_transport(settings, MAX_BYTES)(hm.url, ENVELOPE)
     assert answer == ANSWER
     [seen] = hm.seen
     assert seen.peer_cert == der(pki.sp.cert_pem)
@@ -241,14 +255,33 @@ def test_posts_soap_with_our_client_certificate(hm: HmServer, settings: SamlSett
     assert seen.body == ENVELOPE
 
 
+def test_one_connection_carries_resolution_after_resolution(hm: HmServer, settings: SamlSettings) -> None:
+    hm.requests_per_connection = 3
+    post = https_transport(settings, MAX_BYTES)
+    assert [post(hm.url, ENVELOPE) for _ in range(3)] == [ANSWER] * 3
+    assert len({seen.client_port for seen in hm.seen}) == 1
+
+
+def test_a_connection_left_with_an_unread_answer_is_not_used_again(
+    hm: HmServer, settings: SamlSettings
+) -> None:
+    hm.requests_per_connection = 2
+    hm.replies = [Reply(body=b"x" * (MAX_BYTES * 2)), Reply()]
+    post = https_transport(settings, MAX_BYTES)
+    assert outcome(post, hm.url) is Reason.MESSAGE_TOO_LARGE
+    assert [post(hm.url, ENVELOPE) for _ in range(2)] == [ANSWER] * 2
+    first, second, third = (seen.client_port for seen in hm.seen)
+    assert first != second == third
+
+
 def test_an_answer_in_chunks_is_read_whole(hm: HmServer, settings: SamlSettings) -> None:
     hm.replies = [Reply(chunked=True)]
-    assert requests_transport(settings, MAX_BYTES)(hm.url, ENVELOPE) == ANSWER
+    assert https_transport(settings, MAX_BYTES)(hm.url, ENVELOPE) == ANSWER
 
 
 def test_an_answer_of_exactly_the_limit_is_accepted(hm: HmServer, settings: SamlSettings) -> None:
     hm.replies = [Reply(body=b"x" * MAX_BYTES)]
-    assert len(requests_transport(settings, MAX_BYTES)(hm.url, ENVELOPE)) == MAX_BYTES
+    assert len(https_transport(settings, MAX_BYTES)(hm.url, ENVELOPE)) == MAX_BYTES
 
 
 # --- refusals -----------------------------------------------------------------------------------
@@ -266,13 +299,13 @@ def test_an_answer_of_exactly_the_limit_is_accepted(hm: HmServer, settings: Saml
 )
 def test_a_too_large_answer_is_refused(hm: HmServer, settings: SamlSettings, reply: Reply) -> None:
     hm.replies = [reply]
-    assert outcome(requests_transport(settings, MAX_BYTES), hm.url) is Reason.MESSAGE_TOO_LARGE
+    assert outcome(https_transport(settings, MAX_BYTES), hm.url) is Reason.MESSAGE_TOO_LARGE
 
 
 @pytest.mark.parametrize("status", [204, 404, 500, 503])
 def test_a_non_200_answer_is_refused(hm: HmServer, settings: SamlSettings, status: int) -> None:
     hm.replies = [Reply(status=status)]
-    assert outcome(requests_transport(settings, MAX_BYTES), hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
+    assert outcome(https_transport(settings, MAX_BYTES), hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
 
 
 def test_a_server_that_does_not_trust_our_certificate_fails_closed(
@@ -280,7 +313,7 @@ def test_a_server_that_does_not_trust_our_certificate_fails_closed(
 ) -> None:
     trust(pki.server_ca)
     server = serve(pki.server, client_trust=pki.stranger)
-    assert outcome(requests_transport(settings, MAX_BYTES), server.url) is Reason.ARTIFACT_RESOLUTION_FAILED
+    assert outcome(https_transport(settings, MAX_BYTES), server.url) is Reason.ARTIFACT_RESOLUTION_FAILED
     server.shutdown()  # waits for the server to finish the handshake it refused
     assert server.seen == []
     assert [getattr(error, "reason", None) for error in server.errors] == ["CERTIFICATE_VERIFY_FAILED"]
@@ -290,7 +323,7 @@ def test_without_our_certificate_the_server_refuses_the_handshake(
     pki: Pki, hm: HmServer, settings: SamlSettings
 ) -> None:
     # Someone else's key pair: the same transport, another client certificate, no answer.
-    post = requests_transport(dataclasses.replace(settings, key=pki.stranger), MAX_BYTES)
+    post = https_transport(dataclasses.replace(settings, key=pki.stranger), MAX_BYTES)
     assert outcome(post, hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
     assert hm.seen == []
 
@@ -310,14 +343,14 @@ def test_an_untrusted_server_certificate_fails_closed(
 ) -> None:
     trust(None if ca is None else getattr(pki, ca))
     server = serve(getattr(pki, certificate), client_trust=pki.sp)
-    assert outcome(requests_transport(settings, MAX_BYTES), server.url) is Reason.ARTIFACT_RESOLUTION_FAILED
+    assert outcome(https_transport(settings, MAX_BYTES), server.url) is Reason.ARTIFACT_RESOLUTION_FAILED
     assert server.seen == []
 
 
 def test_the_transport_needs_key_and_certificate_files(settings: SamlSettings, pki: Pki) -> None:
     in_memory = KeyPair(pki.sp.key_pem, pki.sp.cert_pem)
     with pytest.raises(ValueError, match="as files"):
-        requests_transport(dataclasses.replace(settings, key=in_memory), MAX_BYTES)
+        https_transport(dataclasses.replace(settings, key=in_memory), MAX_BYTES)
 
 
 # --- failures that must stay SAML errors ---------------------------------------------------------
@@ -329,7 +362,7 @@ def test_the_hm_tls_ca_comes_from_the_settings(
     trust(None)
     server = serve(pki.server, client_trust=pki.sp)
     configured = dataclasses.replace(settings, hm_tls_ca_bundle=pki.server_ca.cert_path)
-    assert requests_transport(configured, MAX_BYTES)(server.url, ENVELOPE) == ANSWER
+    assert https_transport(configured, MAX_BYTES)(server.url, ENVELOPE) == ANSWER
 
 
 @pytest.mark.parametrize(
@@ -339,21 +372,21 @@ def test_the_hm_tls_ca_comes_from_the_settings(
 )
 def test_a_broken_body_fails_with_a_saml_error(hm: HmServer, settings: SamlSettings, reply: Reply) -> None:
     hm.replies = [reply]
-    post = requests_transport(dataclasses.replace(settings, artifact_timeout_seconds=0.3), MAX_BYTES)
+    post = https_transport(dataclasses.replace(settings, artifact_timeout_seconds=0.3), MAX_BYTES)
     assert outcome(post, hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
 
 
 def test_an_answer_that_trickles_in_is_given_up_at_the_timeout(hm: HmServer, settings: SamlSettings) -> None:
     # Every byte within the timeout of the one before, the whole answer (about 4 s) far beyond it.
     hm.replies = [Reply(drip=0.04)]
-    post = requests_transport(dataclasses.replace(settings, artifact_timeout_seconds=0.5), MAX_BYTES)
+    post = https_transport(dataclasses.replace(settings, artifact_timeout_seconds=0.5), MAX_BYTES)
     assert outcome(post, hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
 
 
 @pytest.mark.parametrize("status", [307, 308])
 def test_a_redirect_is_not_followed(hm: HmServer, settings: SamlSettings, status: int) -> None:
     hm.replies = [Reply(status=status, headers=(("Location", f"{hm.url}/elsewhere"),)), Reply()]
-    result = outcome(requests_transport(settings, MAX_BYTES), hm.url)
+    result = outcome(https_transport(settings, MAX_BYTES), hm.url)
     assert [seen.path for seen in hm.seen] == ["/ars"]
     assert result is Reason.ARTIFACT_RESOLUTION_FAILED
 
@@ -367,7 +400,7 @@ def test_the_environment_s_proxy_is_used(
         proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
     monkeypatch.setenv("HTTPS_PROXY", proxy)
     monkeypatch.setenv("NO_PROXY", "")
-    assert outcome(requests_transport(settings, MAX_BYTES), hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
+    assert outcome(https_transport(settings, MAX_BYTES), hm.url) is Reason.ARTIFACT_RESOLUTION_FAILED
     assert hm.seen == []
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    assert requests_transport(settings, MAX_BYTES)(hm.url, ENVELOPE) == ANSWER
+    assert https_transport(settings, MAX_BYTES)(hm.url, ENVELOPE) == ANSWER
