@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import hashes
 from joserfc.jwk import ECKey, RSAKey
 
 from config.clients import ClientSecret
 from tests.e2e.server import free_port
+from tests.pki import client_certificate
 
 # The private_key_jwt portal's key: generated per test run, only its public half is registered.
 PORTAL_KEY = RSAKey.generate_key(2048, {"kid": "portal-key-1"})
@@ -75,30 +72,6 @@ services:
       - {name: DateOfBirth, purpose: {nl: Om u te herkennen in uw dossier, en: To find you in your file}}
     name: {nl: IND Portaal Zakelijk op naam, en: IND business portal by name}
 """
-
-
-def client_certificate(common_name: str) -> tuple[x509.Certificate, str]:
-    """A self-signed client certificate for tls_client_auth, and its PEM (the proxy verified it)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "NL"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test portal"),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return certificate, certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
 
 
 # The tls_client_auth portals' certificates: one registered by subject DN, one by thumbprint.

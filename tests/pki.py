@@ -75,6 +75,20 @@ def server_certificate(folder: Path, stem: str, issuer: Authority, hosts: tuple[
     return KeyPair(key_pem, cert_pem, key_path, cert_path)
 
 
+def client_certificate(common_name: str) -> tuple[x509.Certificate, str]:
+    """A self-signed TLS client certificate (tls_client_auth: the proxy verified it), and its PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "NL"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test portal"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    certificate = _builder(name, key.public_key()).issuer_name(name).sign(key, hashes.SHA256())
+    return certificate, certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
 def server_context(certificate: KeyPair) -> ssl.SSLContext:
     """A TLS server context presenting `certificate`, loaded from its files (ssl reads no PEM bytes)."""
     if certificate.key_path is None or certificate.cert_path is None:
