@@ -132,12 +132,21 @@ def apps_on(settings: Settings, clock: MovableClock, count: int = 1) -> Iterator
                 db.engine.dispose()
 
 
-def migrated_app(instance: Path, clock: MovableClock, **overrides: str) -> Flask:
-    """An app of its own, in `instance`, with `overrides` of the tests' environment; migrated."""
+def migrated_app(instance: Path, clock: MovableClock | None, **overrides: str) -> Flask:
+    """An app of its own, in `instance`, with `overrides` of the tests' environment; migrated.
+    Without a clock it runs on the real one."""
     app = create_app(load_settings(broker_environ(instance, **overrides)), clock)
     with app.app_context():
         upgrade()
     return app
+
+
+def migrated_broker(instance: Path, base: str, config: str, **overrides: str) -> Flask:
+    """A broker at `base` on the real clock (tokens' times checked as a portal would), configured
+    by the YAML `config` written into `instance`; migrated."""
+    path = instance / "broker.yaml"
+    path.write_text(config)
+    return migrated_app(instance, None, BROKER_BASE_URL=base, BROKER_CONFIG=str(path), **overrides)
 
 
 @pytest.fixture(scope="session")

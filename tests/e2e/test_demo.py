@@ -15,14 +15,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from flask_migrate import upgrade
 
 from broker import create_app, models
 from broker.decide import SponsorCategory
 from broker.extensions import db
 from config import load_settings
 from tests.clients import SERVICES
-from tests.conftest import broker_environ
+from tests.conftest import broker_environ, migrated_broker
 from tests.e2e.server import free_port, serving
 from tests.web.browser import Form, parse_forms
 
@@ -37,8 +36,9 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     instance = tmp_path_factory.mktemp("demo")
-    config = instance / "broker.yaml"
-    config.write_text(
+    app = migrated_broker(
+        instance,
+        base,
         SERVICES
         + f"""
 clients:
@@ -50,14 +50,10 @@ clients:
     service: ind-sponsors
     redirect_uris: [{base}/demo/callback]
     secret_env: BROKER_DEMO_SECRET
-"""
+""",
+        BROKER_DEMO_SECRET=DEMO_SECRET,
     )
-    environ = broker_environ(
-        instance, BROKER_BASE_URL=base, BROKER_CONFIG=str(config), BROKER_DEMO_SECRET=DEMO_SECRET
-    )
-    app = create_app(load_settings(environ))
     with app.app_context():
-        upgrade()
         models.add_sponsor(
             models.Sponsor(
                 SPONSOR, SponsorCategory.LABOUR, "Bakkerij", date(2020, 1, 1), None, _NOW, models.Origin.ADDED

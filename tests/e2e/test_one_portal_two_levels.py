@@ -8,11 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from flask_migrate import upgrade
 
-from broker import create_app
-from config import load_settings
-from tests.conftest import broker_environ
+from tests.conftest import migrated_broker
 from tests.e2e.server import free_port, serving
 from tests.e2e.test_scenarios import SECRET, Portal
 
@@ -25,8 +22,9 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     instance = tmp_path_factory.mktemp("several-services")
-    config = instance / "broker.yaml"
-    config.write_text(
+    app = migrated_broker(
+        instance,
+        base,
         f"""
 services:
   - slug: permits
@@ -45,11 +43,8 @@ clients:
     services: [permits-signing, permits]
     redirect_uris: [{base}/portal/callback]
     secret: {SECRET}
-"""
+""",
     )
-    app = create_app(load_settings(broker_environ(instance, BROKER_BASE_URL=base, BROKER_CONFIG=str(config))))
-    with app.app_context():
-        upgrade()
     with serving(app, port):
         yield base
 

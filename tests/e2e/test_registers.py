@@ -21,14 +21,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 from flask import Flask
-from flask_migrate import upgrade
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from broker import create_app, models
-from config import load_settings
+from broker import models
 from tests.clients import SECRET, SERVICES
-from tests.conftest import broker_environ
+from tests.conftest import migrated_broker
 from tests.e2e.server import free_port, serving
 from tests.registers import REGISTER_SERVICES
 from tests.web.browser import parse_forms
@@ -53,12 +51,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Flas
             ("e2e-viewer", "hr-viewer"),
         )
     )
-    config = instance / "registers.yaml"
-    config.write_text(SERVICES + REGISTER_SERVICES + "\nclients:" + clients + "\n")
     # The real clock: the tokens' times are checked as a portal would.
-    app = create_app(load_settings(broker_environ(instance, BROKER_BASE_URL=base, BROKER_CONFIG=str(config))))
-    with app.app_context():
-        upgrade()
+    app = migrated_broker(instance, base, SERVICES + REGISTER_SERVICES + "\nclients:" + clients + "\n")
     with serving(app, port):
         yield base, app
 

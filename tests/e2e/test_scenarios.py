@@ -20,15 +20,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from flask_migrate import upgrade
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from broker import create_app, models
+from broker import models
 from broker.decide import SponsorCategory
 from broker.extensions import db
-from config import load_settings
-from tests.conftest import broker_environ
+from tests.conftest import migrated_broker
 from tests.e2e.server import free_port, serving
 from tests.web.browser import parse_forms
 
@@ -42,8 +40,9 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     instance = tmp_path_factory.mktemp("scenarios")
-    config = instance / "broker.yaml"
-    config.write_text(
+    app = migrated_broker(
+        instance,
+        base,
         f"""
 services:
   - slug: ind
@@ -81,11 +80,9 @@ clients:
     service: ind-named
     redirect_uris: [{base}/portal/callback]
     secret: {SECRET}
-"""
+""",
     )
-    app = create_app(load_settings(broker_environ(instance, BROKER_BASE_URL=base, BROKER_CONFIG=str(config))))
     with app.app_context():
-        upgrade()
         models.add_sponsor(
             models.Sponsor(
                 SPONSOR,
