@@ -26,6 +26,7 @@ from broker.web import establishment as establishment_views
 from broker.web import oidc as oidc_views
 from broker.web import saml as saml_views
 from broker.web import simulator as simulator_views
+from broker.web.session_cookie import CookieSessionWhenSent
 from config import HmSettings, Profile, SamlSettings, Settings, load_settings
 from config.reloading import LiveRegistry
 from saml.artifact import Transport, https_transport
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         SESSION_COOKIE_SAMESITE="Lax",
         BROKER_PROFILE=settings.profile.value,
     )
+    app.session_interface = CookieSessionWhenSent()
     # Request data in the broker's log lines is escaped and cut, whoever configured the handlers.
     logs.init_app(app, settings.operations.log_format)
     hardening.init_app(app, settings.operations.proxy_count, settings.profile is Profile.PRODUCTION)

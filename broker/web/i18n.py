@@ -42,10 +42,17 @@ def locale_of(parameters: dict[str, str]) -> str:
 
 def asked() -> str | None:
     """`lang` in the query (a switch on a page), else the client's `ui_locales` (OIDC Core §3.1.2.1)."""
-    chosen = request.args.get("lang")
+    chosen = _query("lang")
     if chosen in LANGUAGES:
         return chosen
     return _supported(_ui_locales().split())
+
+
+def _query(name: str) -> str:
+    """A query parameter, or "": asked of every request, and werkzeug's `args.get` makes (and
+    discards) an HTTP exception for every parameter that is not there."""
+    arguments = request.args
+    return arguments[name] if name in arguments else ""  # noqa: SIM401 (the point: no .get)
 
 
 def remembered() -> str | None:
@@ -62,7 +69,7 @@ def _ui_locales() -> str:
             # A body that cannot be read (too large, malformed) is refused elsewhere, not here.
             return ""
     # The query only elsewhere: reading a form here would parse (and maybe refuse) the body.
-    return request.args.get("ui_locales", "")
+    return _query("ui_locales")
 
 
 def _supported(tags: Iterable[str]) -> str | None:
