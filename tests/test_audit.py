@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from broker import audit
@@ -24,6 +24,7 @@ from saml.identifiers import IdentifierType
 from saml.identity import Identifier
 from saml.loa import LevelOfAssurance
 from tests.conftest import MovableClock, broker_environ, migrated_app
+from tests.sent_sql import first_words, sent_sql
 
 KVK = Identifier(IdentifierType.KVK, "12345678")
 
@@ -81,16 +82,9 @@ def sql(statement: str, **parameters: object) -> None:
 
 
 def test_a_record_is_one_insert_in_the_callers_transaction(audit_app: Flask, clock: MovableClock) -> None:
-    seen: list[str] = []
-
-    def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
-        seen.append(sql.split(None, 1)[0])
-
-    event.listen(db.engine, "before_cursor_execute", statement)
-    try:
+    with sent_sql(audit_app) as sent:
         reference = audit.record_decision(admitted(clock()))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", statement)
+    seen = first_words(sent)
     assert seen == ["INSERT"]
     db.session.rollback()
     assert audit.find(reference) is None

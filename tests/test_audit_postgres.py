@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from broker import audit
@@ -19,6 +19,7 @@ from broker.extensions import db
 from broker.models import audit as store
 from config import Settings
 from tests.conftest import MovableClock, apps_on, postgres_url
+from tests.sent_sql import first_words, sent_sql
 from tests.test_audit import admitted, append, change, invoke
 
 
@@ -60,16 +61,9 @@ def refused(statement: str, message: str, **parameters: object) -> None:
 
 
 def test_a_record_is_one_insert_and_the_database_chains_it(pg_app: Flask, clock: MovableClock) -> None:
-    seen: list[str] = []
-
-    def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
-        seen.append(sql.split(None, 1)[0])
-
-    event.listen(db.engine, "before_cursor_execute", statement)
-    try:
+    with sent_sql(pg_app) as sent:
         references = [audit.record_decision(admitted(clock())) for _ in range(3)]
-    finally:
-        event.remove(db.engine, "before_cursor_execute", statement)
+    seen = first_words(sent)
     db.session.commit()
     assert seen == ["INSERT"] * 3
     assert [audit.find(r)["seq"] for r in references] == [1, 2, 3]  # type: ignore[index]

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
 
 from broker import create_app
 from broker.database import CONNECT_TIMEOUT
-from broker.extensions import db
 from config import load_settings
 from saml.simulator.hm import METADATA_VALIDITY
 from tests.conftest import MovableClock, broker_environ, migrated_app
+from tests.sent_sql import sent_sql
 
 CHECKS = {"database", "keys", "metadata", "configuration"}
 
@@ -31,19 +30,10 @@ def calm_app(tmp_path: Path, clock: MovableClock) -> Flask:
 
 @contextmanager
 def statements_of(app: Flask) -> Iterator[list[str]]:
-    with app.app_context():
-        engine = db.engine
-    seen: list[str] = []
-
-    def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
-        if not sql.startswith("PRAGMA"):
-            seen.append(sql)
-
-    event.listen(engine, "before_cursor_execute", statement)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", statement)
+    """The statements sent to the database meanwhile, SQLite's own PRAGMAs left out."""
+    with sent_sql(app) as sent:
+        yield sent
+        sent[:] = [sql for sql in sent if not sql.startswith("PRAGMA")]
 
 
 def test_healthz_answers_without_touching_anything(app: Flask) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from broker import create_app
 from broker.extensions import db
@@ -34,6 +34,7 @@ from saml.simulator.hm import METADATA_VALIDITY
 from saml.xml import format_instant
 from tests.conftest import MovableClock, apps_on, broker_environ, postgres_url
 from tests.oidc.portal import Portal, redirect_parameters
+from tests.sent_sql import sent_sql, touches
 
 
 @pytest.fixture(autouse=True)
@@ -363,18 +364,8 @@ def test_a_sign_in_asks_the_database_nothing_of_the_metadata_between_looks(
     hm: Hm, server: MetadataServer, clock: MovableClock
 ) -> None:
     with apps_on(hm.settings, clock) as (app,):
-        with app.app_context():
-            engine = db.engine
-        seen: list[str] = []
-
-        def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
-            seen.append(sql)
-
-        event.listen(engine, "before_cursor_execute", statement)
-        try:
+        with sent_sql(app) as seen:
             assert signs_in(app)
             assert signs_in(app)
-        finally:
-            event.remove(engine, "before_cursor_execute", statement)
-        assert seen and not [sql for sql in seen if "hm_metadata" in sql]
+        assert seen and not [sql for sql in seen if touches(sql, "hm_metadata")]
         assert server.fetches == 1

@@ -16,16 +16,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from limits import parse
 from limits.strategies import FixedWindowRateLimiter
-from sqlalchemy import event
 
 from broker import limits as limits_module
-from broker.extensions import db
 from broker.limits import SWEEP_SECONDS, SweptMemoryStorage
 from broker.web.errors import TOO_MANY_REQUESTS
 from tests.clients import SECRET
 from tests.conftest import MovableClock, migrated_app
 from tests.oidc.portal import Portal, client_assertion, redirect_parameters
 from tests.oidc.test_establishment_signin import REQUIRED, answer_picker
+from tests.sent_sql import first_words, sent_sql
 
 REDIS = "redis://127.0.0.1:6379/0"
 # Each test counts from addresses of its own (documentation addresses: nothing is sent to them).
@@ -229,22 +228,12 @@ def test_a_sign_in_under_the_limits_asks_the_database_nothing_more(
 
 
 def statements_of_a_sign_in(app: Flask) -> list[str]:
-    with app.app_context():
-        engine = db.engine
-    seen: list[str] = []
-
-    def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
-        if not sql.startswith("PRAGMA"):
-            seen.append(sql.split(None, 1)[0])
-
-    event.listen(engine, "before_cursor_execute", statement)
-    try:
+    """The verbs of the statements one sign-in sends to the database."""
+    with sent_sql(app) as sent:
         portal = Portal(browser(app), "ind-portal")
         code = redirect_parameters(portal.sign_in())["code"]
         assert portal.token(code).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", statement)
-    return seen
+    return first_words(sent)
 
 
 def test_without_redis_the_limits_hold_in_memory_and_nothing_fails(

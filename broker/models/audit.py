@@ -24,7 +24,6 @@ from sqlalchemy import (
     CheckConstraint,
     FetchedValue,
     Integer,
-    Row,
     Select,
     String,
     Text,
@@ -37,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.extensions import db
-from broker.models.statements import run
+from broker.models.statements import Row, run, stream
 from broker.models.types import UtcDateTime
 
 # The chain hash before the first record: 32 zero bytes.
@@ -250,12 +249,12 @@ def _postgresql() -> bool:
 
 def _streamed(statement: Select[Any], **parameters: Any) -> Iterator[StoredRecord]:
     # Closed as the iterator is, read to the end or not: on PostgreSQL a server-side cursor.
-    with run(statement.execution_options(yield_per=_BATCH), **parameters) as rows:
+    with stream(statement, _BATCH, **parameters) as rows:
         for row in rows:
             yield _stored(row)
 
 
-def _stored(row: Row[Any]) -> StoredRecord:
+def _stored(row: Row) -> StoredRecord:
     return StoredRecord(
         row.seq, row.at, row.reference, row.kind, row.content, row.content_hash, row.chain_hash
     )

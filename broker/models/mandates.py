@@ -12,14 +12,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import Date, Index, Integer, Row, String, bindparam, insert, select, update
+from sqlalchemy import Date, Index, Integer, String, bindparam, insert, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.decide import LocalMandate
 from broker.extensions import db
-from broker.models.statements import run
+from broker.models.statements import Row, run
 from broker.models.types import UtcDateTime
 
 # The register's column widths.
@@ -108,7 +107,7 @@ _PAIR = (
 _FOR_PAIR = select(_c.valid_from, _c.valid_to, _c.establishment, _c.revoked_at).where(*_PAIR)
 _STANDING = select(_mandates).where(*_PAIR, _c.revoked_at.is_(None)).order_by(_c.id)
 _BY_ID = select(_mandates).where(_c.id == bindparam("mandate_id"))
-_ADD = insert(_mandates)
+_ADD = insert(_mandates).returning(_c.id)
 _REVOKE = (
     update(_mandates)
     .where(_c.id == bindparam("mandate_id"), _c.revoked_at.is_(None))
@@ -167,7 +166,7 @@ def add_mandate(mandate: NewMandate, now: datetime, origin: MandateOrigin) -> in
         recorded_at=now,
         origin=origin.value,
     )
-    return int(result.inserted_primary_key[0])
+    return int(result.scalar())
 
 
 def revoke_mandate(mandate_id: int, at: datetime) -> bool:
@@ -176,7 +175,7 @@ def revoke_mandate(mandate_id: int, at: datetime) -> bool:
     return run(_REVOKE, mandate_id=mandate_id, at=at).rowcount == 1
 
 
-def _recorded(r: Row[Any]) -> RecordedMandate:
+def _recorded(r: Row) -> RecordedMandate:
     mandate = NewMandate(
         r.represented_kvk, r.representative_kvk, r.service, r.establishment, r.valid_from, r.valid_to, r.why
     )

@@ -8,11 +8,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Row, String, Text, bindparam, delete, insert, select, update
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from broker.extensions import db
-from broker.models.statements import run
+from broker.models.statements import Row, run
 from broker.models.types import UtcDateTime
 
 
@@ -170,7 +170,7 @@ def add_code(**values: Any) -> None:
     run(_ADD_CODE, **values)
 
 
-def claim_code(code_hash: str, client_id: str, now: datetime) -> Row[Any] | None:
+def claim_code(code_hash: str, client_id: str, now: datetime) -> Row | None:
     """Mark the code used if it is this client's, unused and unexpired: one atomic update, so two
     workers can never both redeem it. Its columns, or None."""
     return run(_CLAIM_CODE, code=code_hash, client=client_id, now=now).first()
@@ -190,7 +190,7 @@ def add_token(**values: Any) -> None:
     run(_ADD_TOKEN, **values)
 
 
-def find_token(token_hash: str) -> Row[Any] | None:
+def find_token(token_hash: str) -> Row | None:
     return run(_FIND_TOKEN, token=token_hash).first()
 
 

@@ -19,10 +19,10 @@ from authlib.oidc.core.errors import RegistrationNotSupportedError
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.grants.util import create_half_hash
 from joserfc import jwt
-from sqlalchemy import Row
 
 from broker import logs, models
 from broker.extensions import db
+from broker.models.statements import Row
 from broker.oidc import claims_request
 from broker.oidc.authorization import StoredAuthorizationRequest, oversized
 from broker.oidc.claims_request import ClaimsRequest, ClaimsRequestError
@@ -52,7 +52,7 @@ class StoredCode(AuthorizationCodeMixin):
     requested_claims: dict[str, list[str]] | None
 
     @classmethod
-    def of(cls, row: Row[Any]) -> StoredCode:
+    def of(cls, row: Row) -> StoredCode:
         return cls(
             row.code_hash,
             row.redirect_uri,

@@ -10,10 +10,10 @@ from typing import Any
 from authlib.oauth2.rfc6749 import OAuth2Request, TokenMixin
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from joserfc import jwt
-from sqlalchemy import Row
 
 from broker import models
 from broker.extensions import db
+from broker.models.statements import Row
 from broker.oidc.clients import OidcClient
 from broker.oidc.levels import acr_claim
 from broker.oidc.provider import Provider, digest
@@ -83,7 +83,7 @@ def digest_of_code(request: OAuth2Request) -> str:
 
 @dataclass(frozen=True)
 class Token(TokenMixin):
-    row: Row[Any]  # from models.find_token
+    row: Row  # from models.find_token
     now: datetime
     client: OidcClient  # the client it was issued to, as configured now
 

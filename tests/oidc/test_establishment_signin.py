@@ -13,7 +13,6 @@ import pytest
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from broker import create_app, models
@@ -23,6 +22,7 @@ from config import KvkSettings, Settings
 from tests.conftest import MovableClock
 from tests.kvk.test_client import VESTIGING, listing
 from tests.oidc.portal import Portal, redirect_parameters
+from tests.sent_sql import sent_sql, touches
 from tests.web.browser import forms, local
 
 REQUIRED = "olo-establishment"
@@ -100,21 +100,11 @@ def test_without_the_policy_no_establishment_and_no_register(
 
 def test_the_usual_path_touches_no_establishment_table(app: Flask, client: FlaskClient) -> None:
     """A service without the policy pays nothing for it: no statement on the new tables."""
-    statements: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with sent_sql(app) as statements:
         portal = Portal(client, "olo-post", "client_secret_post")
         claims_of(portal, portal.sign_in(kvk=SEVERAL, establishment=SECOND))
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    assert statements, "the listener saw nothing: the test would prove nothing"
-    assert not [s for s in statements if "pending_choice" in s or "kvk_answer" in s]
+    assert statements, "the trace saw nothing: the test would prove nothing"
+    assert not [s for s in statements if touches(s, "pending_choice") or touches(s, "kvk_answer")]
 
 
 @pytest.mark.parametrize(

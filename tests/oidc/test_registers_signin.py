@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from broker import audit, models
@@ -21,6 +20,7 @@ from broker.extensions import db
 from tests.conftest import MovableClock
 from tests.oidc.portal import Portal, redirect_parameters
 from tests.registers import LOCAL_REQUIRED_UUID, empty_registers, register_app
+from tests.sent_sql import sent_sql, touches
 
 REPRESENTED, REPRESENTATIVE = "12345678", "87654321"
 SECOND, STOPPED, THIRD = "000052460102", "000052460104", "000052460103"
@@ -40,21 +40,30 @@ def client(app: Flask) -> Iterator[FlaskClient]:
     empty_registers(app)
 
 
+class TableReads(Mapping[str, int]):
+    """Statements naming each of TABLES, among those sent so far."""
+
+    def __init__(self, sent: list[str]) -> None:
+        self.sent = sent
+
+    def __getitem__(self, table: str) -> int:
+        return sum(touches(sql, table) for sql in self.sent)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(TABLES)
+
+    def __len__(self) -> int:
+        return len(TABLES)
+
+    def reset(self) -> None:
+        del self.sent[:]
+
+
 @pytest.fixture
-def reads(app: Flask) -> Iterator[dict[str, int]]:
-    """How many statements a sign-in runs on each register's tables."""
-    with app.app_context():
-        engine = db.engine
-    seen = dict.fromkeys(TABLES, 0)
-
-    def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
-        for table in TABLES:
-            if table in sql:
-                seen[table] += 1
-
-    event.listen(engine, "before_cursor_execute", statement)
-    yield seen
-    event.remove(engine, "before_cursor_execute", statement)
+def reads(app: Flask) -> Iterator[TableReads]:
+    """How many statements a sign-in runs on each register's tables, counted as they are sent."""
+    with sent_sql(app) as sent:
+        yield TableReads(sent)
 
 
 def record_mandate(app: Flask, service: str, establishment: str | None = None, **changes: Any) -> int:
@@ -104,7 +113,7 @@ def refusal_of(answer: TestResponse) -> str:
 
 
 def test_a_required_local_mandate_missing_refuses_the_representative(
-    client: FlaskClient, reads: dict[str, int]
+    client: FlaskClient, reads: TableReads
 ) -> None:
     answer, _ = as_representative(client, "local-required")
     assert answer.status_code == 403
@@ -164,9 +173,7 @@ def test_a_revoked_local_mandate_refuses_from_the_moment_it_is_revoked(
     assert "the local mandate was revoked on " in refusal_of(answer)
 
 
-def test_own_company_needs_no_local_mandate_and_reads_none(
-    client: FlaskClient, reads: dict[str, int]
-) -> None:
+def test_own_company_needs_no_local_mandate_and_reads_none(client: FlaskClient, reads: TableReads) -> None:
     portal = Portal(client, "local-required")
     claims = claims_of(portal, portal.sign_in(kvk=REPRESENTED, mandate="own"))
     assert claims["mandate"]["kind"] == "own_company"
@@ -179,9 +186,7 @@ def test_a_local_mandate_for_another_service_counts_for_nothing(app: Flask, clie
     assert refusal_of(as_representative(client, "local-required")[0]).startswith("no_local_mandate: ")
 
 
-def test_narrowing_without_a_local_mandate_admits_as_before(
-    client: FlaskClient, reads: dict[str, int]
-) -> None:
+def test_narrowing_without_a_local_mandate_admits_as_before(client: FlaskClient, reads: TableReads) -> None:
     answer, portal = as_representative(client, "local-narrow")
     claims = claims_of(portal, answer)
     assert "local_mandate" not in claims["mandate"]
@@ -253,12 +258,12 @@ def cli(app: Flask, *args: str) -> str:
 
 
 def test_group_members_from_two_kvk_numbers_carry_the_same_organisation_group(
-    app: Flask, client: FlaskClient, reads: dict[str, int]
+    app: Flask, client: FlaskClient, reads: TableReads
 ) -> None:
     cli(app, "groups", "add", "van-dijk", "--name", "Van Dijk Groep")
     for number in ("12345678", "24444001"):
         cli(app, "groups", "add-member", "van-dijk", number)
-    reads.update(dict.fromkeys(TABLES, 0))
+    reads.reset()
     seen = []
     for number in ("12345678", "24444001"):
         portal = Portal(client, "ind-portal")
@@ -275,11 +280,11 @@ def test_group_members_from_two_kvk_numbers_carry_the_same_organisation_group(
 
 
 def test_the_group_is_read_and_released_only_for_the_scope(
-    app: Flask, client: FlaskClient, reads: dict[str, int]
+    app: Flask, client: FlaskClient, reads: TableReads
 ) -> None:
     cli(app, "groups", "add", "van-dijk", "--name", "Van Dijk Groep")
     cli(app, "groups", "add-member", "van-dijk", REPRESENTED)
-    reads.update(dict.fromkeys(TABLES, 0))
+    reads.reset()
     portal = Portal(client, "ind-portal")
     claims = claims_of(portal, portal.sign_in(kvk=REPRESENTED))
     assert "organisation_group" not in claims
@@ -335,12 +340,12 @@ def test_a_portal_of_several_services_gets_the_label_at_its_personal_one(
 
 
 def test_the_label_is_read_only_for_the_scope_at_a_personal_portal(
-    app: Flask, client: FlaskClient, reads: dict[str, int]
+    app: Flask, client: FlaskClient, reads: TableReads
 ) -> None:
     portal = Portal(client, "hr-viewer")
     sub = claims_of(portal, portal.sign_in("openid kvk", kvk=REPRESENTED))["sub"]
     cli(app, "labels", "set", "hr-viewer", sub, "Burgerzaken")
-    reads.update(dict.fromkeys(TABLES, 0))
+    reads.reset()
     portal = Portal(client, "hr-viewer")
     assert "department" not in claims_of(portal, portal.sign_in("openid kvk", kvk=REPRESENTED))
     # Another profile's client asking the scope: nothing read, nothing released.

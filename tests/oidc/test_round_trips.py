@@ -16,12 +16,17 @@ from sqlalchemy import event
 
 from broker.extensions import db
 from tests.oidc.portal import Portal, redirect_parameters
+from tests.sent_sql import first_words, sent_sql
 
 
 @dataclass
 class Traffic:
-    statements: list[str] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
     commits: int = 0
+
+    @property
+    def statements(self) -> list[str]:
+        return first_words(self.sent)
 
 
 @pytest.fixture
@@ -30,17 +35,13 @@ def traffic(app: Flask) -> Iterator[Traffic]:
     with app.app_context():
         engine = db.engine
 
-    def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
-        if not sql.startswith("PRAGMA"):
-            seen.statements.append(sql.split(None, 1)[0])
-
     def commit(_conn: object) -> None:
         seen.commits += 1
 
-    event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
-    yield seen
-    event.remove(engine, "before_cursor_execute", statement)
+    with sent_sql(app) as sent:
+        seen.sent = sent
+        yield seen
     event.remove(engine, "commit", commit)
 
 

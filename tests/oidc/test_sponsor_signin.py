@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from broker import models
 from broker.decide import SponsorCategory
 from broker.extensions import db
 from tests.oidc.portal import Portal, redirect_parameters
+from tests.sent_sql import sent_sql, touches
 
 REPRESENTED, INTERMEDIARY = "24444001", "87654321"
 SPONSOR_UUID = "7e3a5c1d-2b4f-4d6e-8a9c-0b1d2e3f4a06"
@@ -110,20 +110,21 @@ def test_own_company_is_admitted_as_before(client: FlaskClient, register: None) 
     assert claims["mandate"] == {"kind": "own_company", "service_uuid": SPONSOR_UUID}
 
 
+class RegisterReads:
+    """The statements sent so far that name the register's table."""
+
+    def __init__(self, sent: list[str]) -> None:
+        self.sent = sent
+
+    def __len__(self) -> int:
+        return sum(touches(sql, "recognised_sponsor") for sql in self.sent)
+
+
 @pytest.fixture
-def register_reads(app: Flask) -> Iterator[list[str]]:
+def register_reads(app: Flask) -> Iterator[RegisterReads]:
     """The statements that touch the register, as a sign-in runs them."""
-    with app.app_context():
-        engine = db.engine
-    seen: list[str] = []
-
-    def statement(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
-        if "recognised_sponsor" in sql:
-            seen.append(sql)
-
-    event.listen(engine, "before_cursor_execute", statement)
-    yield seen
-    event.remove(engine, "before_cursor_execute", statement)
+    with sent_sql(app) as sent:
+        yield RegisterReads(sent)
 
 
 @pytest.mark.parametrize(
@@ -136,7 +137,12 @@ def register_reads(app: Flask) -> Iterator[list[str]]:
     ids=["own-company", "representatives-admitted", "sponsors-only"],
 )
 def test_the_register_is_read_only_where_it_can_matter(
-    client: FlaskClient, register: None, register_reads: list[str], client_id: str, mandate: str, reads: int
+    client: FlaskClient,
+    register: None,
+    register_reads: RegisterReads,
+    client_id: str,
+    mandate: str,
+    reads: int,
 ) -> None:
     Portal(client, client_id).sign_in(kvk=REPRESENTED, mandate=mandate, intermediary=INTERMEDIARY)
     assert len(register_reads) == reads
