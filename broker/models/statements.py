@@ -46,7 +46,7 @@ class _Prepared:
     row: type[tuple[Any, ...]] | None  # what the statement returns, if it returns rows
     columns: tuple[_Convert, ...]
 
-    def values(self, parameters: Mapping[str, Any]) -> Any:
+    def values(self, parameters: dict[str, Any]) -> Any:
         values = self.fixed | parameters
         for name, convert in self.binds:
             values[name] = convert(values[name])
