@@ -16,8 +16,10 @@ store with counters. (Anyone can name a real portal's `client_id`: the per-clien
 capacity limits, set well above any one portal's peak, so one portal cannot take the broker's
 capacity from the others.) Counters are fixed windows in
 Redis when `BROKER_REDIS_URL` is set (shared by every worker and instance), in each worker's
-memory otherwise; a Redis that stops answering is replaced by memory until it is back (the
-limits hold per worker meanwhile), never by an error page. Counting costs no database statement.
+memory otherwise; a Redis that stops answering is replaced by memory, tried again every 30 s
+until it is back (the limits hold per worker meanwhile), never by an error page. Flask-Limiter
+keeps the storage and the strategy; the steps count through them in a wrapper of their own (see
+`_Counted`). Counting costs no database statement.
 
 Over a limit the answer is a 429 with `Retry-After`, in the step's protocol: at the token endpoint
 an OAuth error in JSON (`slow_down`, the registered error for a client that asks too often), at the
@@ -33,17 +35,17 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
-from typing import ClassVar
+from functools import wraps
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from flask import Flask, current_app, g, jsonify, make_response, request
-from flask_limiter import Limiter, RequestLimit
+from flask import Flask, current_app, jsonify, make_response, request
+from flask_limiter import Limiter
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
-from limits.strategies import RateLimiter
+from limits.strategies import FixedWindowRateLimiter, RateLimiter
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
@@ -69,31 +71,61 @@ _ENDPOINTS = {
 # A client_assertion longer than this is not read for its subject (the endpoint refuses it anyway).
 _ASSERTION_CAP = 8192
 SWEEP_SECONDS = 1.0
+# How long a storage that failed is left alone before it is tried again.
+STORAGE_RETRY_SECONDS = 30
 
 
-@dataclass(frozen=True)
+Key = Callable[[], str | None]
+
+
+@dataclass
 class _Counted:
-    """Limits counted in the view, once what they key on is known."""
+    """Every step's limits, counted through Flask-Limiter's strategy and storage (Redis, or this
+    worker's memory), by a wrapper around each step's view or in the view: Flask-Limiter's own
+    decorators cost a sign-in about 1 ms of CPU (they resolve and filter every limit anew for each
+    request), where the counting is a few hits on the storage.
+
+    A storage that fails is replaced by this worker's memory for STORAGE_RETRY_SECONDS, then tried
+    again: a Redis that stops answering costs no request more than its half-second timeout in that
+    time, and never an error page."""
 
     limiter: Limiter
     limits: dict[tuple[str, str], list[RateLimitItem]]
+    memory: RateLimiter
+    retry_at: float = 0.0  # while the storage is away: when to try it again
 
-    def check(self, step: str, client_id: str) -> None:
-        keys = {ADDRESS: _address(), CLIENT: client_id}
+    def check(self, step: str, keys: Mapping[str, Key], where: str) -> None:
+        """Count this request at `step` in the counters of `where` (an endpoint, or the step)."""
         for (counted, kind), items in self.limits.items():
-            if counted != step:
-                continue
-            strategy: RateLimiter = self.limiter.limiter
-            arguments = (_PREFIX, f"{step}-{kind}", keys[kind])
+            key = keys[kind]() if counted == step else None
+            if key is None:
+                continue  # another step's limit, or a client the configuration does not name
+            arguments = (_PREFIX, f"{step}-{kind}", where, key)
             for item in items:
-                try:
-                    allowed = strategy.hit(item, *arguments)
-                except Exception:  # any storage failure: availability comes first
-                    log.warning("rate limit storage unavailable; %s not counted", step, exc_info=True)
-                    return
+                allowed, strategy = self._hit(item, arguments)
                 if not allowed:
                     reset = strategy.get_window_stats(item, *arguments).reset_time
                     raise TooManyRequests(response=too_many(step, kind, reset))
+
+    def _hit(self, item: RateLimitItem, arguments: tuple[str, ...]) -> tuple[bool, RateLimiter]:
+        """Count one hit: allowed or not, and the strategy that counted it."""
+        if time.monotonic() >= self.retry_at:
+            strategy: RateLimiter = self.limiter.limiter
+            try:
+                allowed = strategy.hit(item, *arguments)
+            except Exception:  # any storage failure: availability comes first
+                self.retry_at = time.monotonic() + STORAGE_RETRY_SECONDS
+                log.warning(
+                    "rate limit storage unavailable; counting in this worker's memory for %d s",
+                    STORAGE_RETRY_SECONDS,
+                    exc_info=True,
+                )
+            else:
+                if self.retry_at:
+                    self.retry_at = 0.0
+                    log.info("rate limit storage available again")
+                return allowed, strategy
+        return self.memory.hit(item, *arguments), self.memory
 
 
 class SweptMemoryStorage(MemoryStorage):
@@ -138,19 +170,18 @@ def init_app(app: Flask, settings: RateLimits) -> None:
         # A hung Redis must not hold a sign-in: memory stands in after half a second.
         storage_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if settings.redis_url else {},
         strategy="fixed-window",
-        in_memory_fallback_enabled=True,
         swallow_errors=True,
         headers_enabled=False,
         key_prefix=_PREFIX,
     )
     limiter.init_app(app)
     # No limit applies to the whole app (no default or application limits): the check Flask-Limiter
-    # makes before every request would count nothing. Each step's limits are counted by its view's
-    # wrapper (below), which also stands in memory for a Redis that stops answering.
+    # makes before every request would count nothing. Each step counts in its view's wrapper
+    # (below) or in its view, through `_Counted`.
     app.before_request_funcs[None].remove(limiter._check_request_limit)
     # Flask-Limiter logs each breach with its key, which may be an address: ours says less.
     logging.getLogger("flask-limiter").setLevel(logging.WARNING)
-    before = {
+    values = {
         ("authorize", ADDRESS): settings.authorize_address,
         ("authorize", CLIENT): settings.authorize_client,
         ("acs", ADDRESS): settings.acs_address,
@@ -158,29 +189,37 @@ def init_app(app: Flask, settings: RateLimits) -> None:
         ("token", CLIENT): settings.token_client,
         ("userinfo", ADDRESS): settings.userinfo_address,
         ("picker", ADDRESS): settings.picker_address,
-    }
-    clients = {"authorize": _authorize_client, "token": _token_client}
-    for (step, kind), value in before.items():
-        if value is None:
-            continue
-        key = _address if kind == ADDRESS else _known(clients[step])
-        for endpoint in _ENDPOINTS[step]:
-            # This app's view, wrapped: the limiter counts in the wrapper, before the view runs.
-            app.view_functions[endpoint] = limiter.limit(
-                value,
-                key_func=key,
-                scope=f"{step}-{kind}",
-                exempt_when=(lambda key=key: key() is None) if kind == CLIENT else None,
-                on_breach=partial(_breached, step, kind),
-            )(app.view_functions[endpoint])
-    in_view = {
         ("picker", CLIENT): settings.picker_client,
         ("retry", ADDRESS): settings.retry_address,
         ("retry", CLIENT): settings.retry_client,
     }
-    app.extensions["broker_limits"] = _Counted(
-        limiter, {counted: parse_many(value) for counted, value in in_view.items() if value is not None}
+    counted = _Counted(
+        limiter,
+        {limit: parse_many(value) for limit, value in values.items() if value is not None},
+        FixedWindowRateLimiter(SweptMemoryStorage()),
     )
+    app.extensions["broker_limits"] = counted
+    # The steps counted before their view: a wrapper around it, its keys read from the request.
+    clients: dict[str, Key] = {"authorize": _authorize_client, "token": _token_client}
+    for step, endpoints in _ENDPOINTS.items():
+        keys = {ADDRESS: _address, CLIENT: _known(clients.get(step, _no_client))}
+        for endpoint in endpoints:
+            app.view_functions[endpoint] = _counting(
+                counted, step, keys, endpoint, app.view_functions[endpoint]
+            )
+
+
+def _counting(
+    counted: _Counted, step: str, keys: Mapping[str, Key], endpoint: str, view: Callable[..., Any]
+) -> Callable[..., Any]:
+    """`view`, counting each request at `step` first (each endpoint on its own counters)."""
+
+    @wraps(view)
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        counted.check(step, keys, endpoint)
+        return view(*args, **kwargs)
+
+    return counting
 
 
 def check(step: str, client_id: str) -> None:
@@ -188,7 +227,9 @@ def check(step: str, client_id: str) -> None:
     raise TooManyRequests carrying the 429 page."""
     counted: _Counted | None = current_app.extensions.get("broker_limits")
     if counted is not None:
-        counted.check(step, client_id)
+        # A step counted before its view as well (the picker) has had its address counted there.
+        address = _no_client if step in _ENDPOINTS else _address
+        counted.check(step, {ADDRESS: address, CLIENT: lambda: client_id}, step)
 
 
 def too_many(step: str, kind: str, reset_at: float) -> Response:
@@ -209,26 +250,23 @@ def too_many(step: str, kind: str, reset_at: float) -> Response:
     return response
 
 
-def _breached(step: str, kind: str, limit: RequestLimit) -> Response:
-    return too_many(step, kind, limit.window.reset_time)
-
-
 def _address() -> str:
     # The peer, or the client's address as the trusted proxies report it (BROKER_PROXY_COUNT).
     return request.remote_addr or "unknown"
 
 
-def _known(find: Callable[[], str | None]) -> Callable[[], str | None]:
-    """`find`'s client id when the configuration names that client, else None; once per request."""
+def _known(find: Key) -> Key:
+    """`find`'s client id when the configuration names that client, else None."""
 
     def key() -> str | None:
-        cache: dict[Callable[[], str | None], str | None] = g.setdefault("_limit_clients", {})
-        if find not in cache:
-            candidate = find()
-            cache[find] = candidate if candidate and runtime().registry().client(candidate) else None
-        return cache[find]
+        candidate = find()
+        return candidate if candidate and runtime().registry().client(candidate) else None
 
     return key
+
+
+def _no_client() -> None:
+    return None
 
 
 def _authorize_client() -> str | None:

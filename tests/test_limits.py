@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import base64
 import itertools
+import shutil
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from limits import parse
@@ -250,6 +254,56 @@ def test_without_redis_the_limits_hold_in_memory_and_nothing_fails(
     user = browser(app)
     statuses = [Portal(user, "ind-portal").authorize().status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+@contextmanager
+def own_redis(port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A redis-server of this test's own on `port`, keeping nothing on disk; stopped on the way out."""
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def redis_keys(port: int) -> list[bytes]:
+    return list(redis.Redis(port=port).scan_iter("*authorize-address*"))
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+def test_a_redis_that_goes_away_is_stood_in_for_by_memory_and_used_again_when_back(
+    tmp_path: Path, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits_module, "STORAGE_RETRY_SECONDS", 0)  # try Redis again at once
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]
+    app = migrated_app(
+        tmp_path,
+        clock,
+        BROKER_RATE_LIMITS="1",
+        BROKER_REDIS_URL=f"redis://127.0.0.1:{port}/0",
+        BROKER_LIMIT_AUTHORIZE_ADDRESS="3/minute",
+    )
+    user = browser(app)
+    with own_redis(port):
+        assert Portal(user, "ind-portal").authorize().status_code == 200
+        assert redis_keys(port), "counted in Redis"
+    # Redis gone: memory counts from nothing, and holds the limit.
+    assert [Portal(user, "ind-portal").authorize().status_code for _ in range(4)] == [200, 200, 200, 429]
+    with own_redis(port):  # back, empty
+        statuses = [Portal(user, "ind-portal").authorize().status_code for _ in range(2)]
+        assert 200 in statuses
+        assert redis_keys(port), "counted in Redis again"
 
 
 def test_the_test_profile_has_the_limits_off_unless_asked(tmp_path: Path, clock: MovableClock) -> None:
